@@ -1,0 +1,131 @@
+// Package profiles names compositions of sandbox rules. A profile is data:
+// adding a rule touches its own file in sandbox, its test, and one line here.
+package profiles
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+
+	"github.com/runh-dev/runh/sandbox"
+	"github.com/runh-dev/runh/seccomp"
+)
+
+// ErrUnknownProfile is returned for a profile name runh does not know. runh
+// never falls back to a default for a name it cannot resolve.
+var ErrUnknownProfile = errors.New("unknown profile")
+
+// Profile is a named policy with its rules, in order, and its checks.
+type Profile struct {
+	Name        string
+	Description string
+	Policy      sandbox.Policy
+	Rules       []sandbox.Rule
+	Checks      []sandbox.Check
+}
+
+// DefaultName is the profile every container gets unless the operator says
+// otherwise.
+const DefaultName = "restricted"
+
+const mib = 1 << 20
+
+// Restricted is the default: non-root, no capabilities, no_new_privs, a
+// read-only root, a seccomp allowlist, private namespaces and cgroup limits.
+// The defaults suit a small edge node: a container that needs more memory
+// or processes says so, and gets what it asks for up to the maximum.
+func Restricted() *Profile {
+	return &Profile{
+		Name:        "restricted",
+		Description: "non-root, no capabilities, no_new_privs, read-only root, seccomp allowlist, private namespaces, finite cgroup limits",
+		Policy: sandbox.Policy{
+			UID:           65534,
+			GID:           65534,
+			CapOnRequest:  []string{"CAP_NET_BIND_SERVICE"},
+			MemoryDefault: 256 * mib,
+			PidsDefault:   512,
+			PidsMax:       4096,
+			TmpfsSize:     "64m",
+			Seccomp:       seccomp.Default(),
+			HookAllow:     []string{"/usr/bin/dockerd", "/usr/sbin/dockerd", "/usr/local/bin/dockerd"},
+			SafeSysctls: []string{
+				"kernel.shm_rmid_forced",
+				"net.ipv4.ip_local_port_range",
+				"net.ipv4.ip_local_reserved_ports",
+				"net.ipv4.ip_unprivileged_port_start",
+				"net.ipv4.ping_group_range",
+				"net.ipv4.tcp_syncookies",
+				"net.ipv4.tcp_keepalive_time",
+				"net.ipv4.tcp_fin_timeout",
+				"net.ipv4.tcp_keepalive_intvl",
+				"net.ipv4.tcp_keepalive_probes",
+			},
+			MaskedPaths: []string{
+				"/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys",
+				"/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
+				"/proc/sched_debug", "/proc/scsi", "/sys/firmware",
+				"/sys/devices/virtual/powercap", "/proc/kallsyms",
+			},
+			ReadonlyPaths: []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"},
+		},
+		// Order matters: namespaces before sysctls (net.* needs a private
+		// network namespace), capabilities before seccomp.
+		Rules: []sandbox.Rule{
+			sandbox.RuleUser,
+			sandbox.RuleCapabilities,
+			sandbox.RuleNoNewPrivileges,
+			sandbox.RuleCwdFD,
+			sandbox.RuleRlimits,
+			sandbox.RuleOOMScoreAdj,
+			sandbox.RuleReadonlyRootfs,
+			sandbox.RuleDevSymlink,
+			sandbox.RuleHostMounts,
+			sandbox.RulePropagation,
+			sandbox.RuleBindOptions,
+			sandbox.RuleScratchTmpfs,
+			sandbox.RuleReadonlySys,
+			sandbox.RuleMaskedPaths,
+			sandbox.RuleReadonlyPaths,
+			sandbox.RuleNamespaces,
+			sandbox.RuleSysctls,
+			sandbox.RuleCgroupLimits,
+			sandbox.RuleDevices,
+			sandbox.RuleHooks,
+			sandbox.RuleSeccomp,
+		},
+		Checks: []sandbox.Check{
+			sandbox.CheckNonRoot,
+			sandbox.CheckCapabilities,
+			sandbox.CheckNoNewPrivileges,
+			sandbox.CheckReadonlyRootfs,
+			sandbox.CheckSeccomp,
+			sandbox.CheckNamespaces,
+			sandbox.CheckLimits,
+			sandbox.CheckDevices,
+		},
+	}
+}
+
+var registry = map[string]func() *Profile{
+	"restricted": Restricted,
+}
+
+// Lookup returns the named profile, or ErrUnknownProfile.
+func Lookup(name string) (*Profile, error) {
+	f, ok := registry[name]
+	if !ok {
+		return nil, fmt.Errorf("%w %q (known: %v)", ErrUnknownProfile, name, Names())
+	}
+	return f(), nil
+}
+
+// Names lists the known profiles, sorted.
+func Names() []string {
+	names := make([]string, 0, len(registry))
+	for n := range registry {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return slices.Clip(names)
+}

@@ -1,0 +1,208 @@
+package runtime
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/runh-dev/runh/sandbox"
+)
+
+// execFlags are runc 1.5's exec flags.
+var (
+	execFlags = flagDefs{
+		"console-socket": true, "pidfd-socket": true, "cwd": true, "env": true, "tty": false,
+		"user": true, "additional-gids": true, "process": true, "detach": false,
+		"pid-file": true, "process-label": true, "apparmor": true, "no-new-privs": false,
+		"cap": true, "preserve-fds": true, "cgroup": true, "ignore-paused": false,
+	}
+	execAliases = map[string]string{
+		"e": "env", "t": "tty", "u": "user", "g": "additional-gids", "p": "process",
+		"d": "detach", "c": "cap",
+	}
+	// execPassFlags reach runc unchanged; every other flag is folded into
+	// the hardened process.json that runh hands runc instead.
+	execPassFlags = []string{"console-socket", "pidfd-socket", "pid-file", "preserve-fds", "cgroup", "detach", "ignore-paused"}
+)
+
+// exec hardens the process of `runc exec`, whether it comes as --process
+// JSON (engines) or as CLI flags (people), and execs runc with the hardened
+// process in a sealed memfd. The caller's process.json is never modified.
+func (c *call) exec() int {
+	a, err := parseCmd(c.inv.Args, execFlags, execAliases, false)
+	if err != nil {
+		c.log.Error(err.Error())
+		return 1
+	}
+	if a.help {
+		return fail(c.log, execRunc(c.runc, c.inv.Argv[1:]))
+	}
+	if len(a.positional) < 1 {
+		c.log.Error(fmt.Sprintf("%s: \"exec\" requires a container id", ErrUsage))
+		return 1
+	}
+	id := a.positional[0]
+	var p *specs.Process
+	if path := a.last("process"); path != "" {
+		if len(a.positional) > 1 {
+			c.log.Error(fmt.Sprintf("%s: exec with --process takes only the container id", ErrUsage))
+			return 1
+		}
+		p, err = sandbox.LoadProcess(path)
+	} else {
+		p, err = c.processFromFlags(id, a)
+	}
+	if err != nil {
+		return fail(c.log, err)
+	}
+	host, err := sandbox.ProbeHost("", c.inv.StateRoot())
+	if err != nil {
+		return fail(c.log, err)
+	}
+	env := &sandbox.Env{Policy: &c.profile.Policy, Host: host}
+	if err := sandbox.HardenProcess(env, c.profile.Name, c.profile.Rules, c.profile.Checks, p); err != nil {
+		if errors.Is(err, sandbox.ErrPolicyDenied) {
+			return c.denied(err)
+		}
+		return fail(c.log, err)
+	}
+	for _, ch := range env.Changes {
+		c.log.Debugf("profile %q: exec: %s", c.profile.Name, ch)
+	}
+	data, err := json.Marshal(p)
+	if err != nil {
+		return fail(c.log, err)
+	}
+	path, err := sealedFile("runh-process", data, reservedFds(a))
+	if err != nil {
+		return fail(c.log, err)
+	}
+	args := append([]string{}, c.inv.GlobalArgs()...)
+	args = append(args, "exec")
+	for _, name := range execPassFlags {
+		for _, v := range a.flags[name] {
+			args = append(args, "--"+name+"="+v)
+		}
+	}
+	args = append(args, "--process", path, id)
+	return fail(c.log, execRunc(c.runc, args))
+}
+
+// processFromFlags builds the exec process the way runc does without
+// --process: the container's config.json process, overridden by flags.
+func (c *call) processFromFlags(id string, a *cmdArgs) (*specs.Process, error) {
+	if len(a.positional) < 2 {
+		return nil, fmt.Errorf("%w: exec args cannot be empty", ErrUsage)
+	}
+	st, err := c.stateOf(id)
+	if err != nil {
+		return nil, err
+	}
+	s, _, err := sandbox.LoadSpec(filepath.Join(st.Bundle, "config.json"))
+	if err != nil {
+		return nil, err
+	}
+	if s.Process == nil {
+		return nil, fmt.Errorf("%w: container %s has no process in its config.json", sandbox.ErrInvalidConfig, id)
+	}
+	p := s.Process
+	p.Args = a.positional[1:]
+	if v := a.last("cwd"); v != "" {
+		p.Cwd = v
+	}
+	if v := a.last("apparmor"); v != "" {
+		p.ApparmorProfile = v
+	}
+	if v := a.last("process-label"); v != "" {
+		p.SelinuxLabel = v
+	}
+	if caps := a.flags["cap"]; len(caps) > 0 {
+		if p.Capabilities == nil {
+			p.Capabilities = &specs.LinuxCapabilities{}
+		}
+		for _, cp := range caps {
+			p.Capabilities.Bounding = append(p.Capabilities.Bounding, cp)
+			p.Capabilities.Effective = append(p.Capabilities.Effective, cp)
+			p.Capabilities.Permitted = append(p.Capabilities.Permitted, cp)
+		}
+	}
+	p.Env = append(p.Env, a.flags["env"]...)
+	p.Terminal = a.last("tty") == "true"
+	if a.has("no-new-privs") {
+		p.NoNewPrivileges = a.last("no-new-privs") == "true"
+	}
+	if user := a.last("user"); user != "" {
+		uids, gids, hasGid := strings.Cut(user, ":")
+		if hasGid {
+			gid, err := strconv.ParseUint(gids, 10, 32)
+			if err != nil {
+				return nil, fmt.Errorf("%w: --user: bad gid %q", ErrUsage, gids)
+			}
+			p.User.GID = uint32(gid)
+		}
+		uid, err := strconv.ParseUint(uids, 10, 32)
+		if err != nil {
+			return nil, fmt.Errorf("%w: --user: bad uid %q", ErrUsage, uids)
+		}
+		p.User.UID = uint32(uid)
+	}
+	for _, g := range a.flags["additional-gids"] {
+		gid, err := strconv.ParseUint(g, 10, 32)
+		if err != nil {
+			return nil, fmt.Errorf("%w: --additional-gids: bad gid %q", ErrUsage, g)
+		}
+		p.User.AdditionalGids = append(p.User.AdditionalGids, uint32(gid))
+	}
+	return p, nil
+}
+
+// reservedFds is the lowest fd runh may use for its own files that must
+// survive exec: above every fd runc passes on (--preserve-fds, LISTEN_FDS),
+// so runh's memfd can never be mistaken for one of the caller's.
+func reservedFds(a *cmdArgs) int {
+	n := 3
+	if v, err := strconv.Atoi(a.last("preserve-fds")); err == nil && v > 0 {
+		n += v
+	}
+	if v, err := strconv.Atoi(os.Getenv("LISTEN_FDS")); err == nil && v > 0 {
+		n += v
+	}
+	return n
+}
+
+// sealedFile puts data in a sealed memfd that survives exec, at an fd of at
+// least minFd, and returns its /proc/self/fd path for runc to open. Nothing
+// is written to disk, so nothing is left behind, and the seals mean nobody
+// can change the content after runh checked it.
+func sealedFile(name string, data []byte, minFd int) (string, error) {
+	fd, err := unix.MemfdCreate(name, unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	if err != nil {
+		return "", fmt.Errorf("memfd: %w", err)
+	}
+	defer unix.Close(fd)
+	for off := 0; off < len(data); {
+		n, err := unix.Write(fd, data[off:])
+		if err != nil {
+			return "", fmt.Errorf("memfd write: %w", err)
+		}
+		off += n
+	}
+	if _, err := unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS, unix.F_SEAL_SEAL|unix.F_SEAL_SHRINK|unix.F_SEAL_GROW|unix.F_SEAL_WRITE); err != nil {
+		return "", fmt.Errorf("memfd seal: %w", err)
+	}
+	// F_DUPFD gives a copy without close-on-exec, so it survives into runc.
+	// runc init marks every fd above the preserved ones close-on-exec before
+	// it starts the container's process, so this one never reaches it.
+	dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD, minFd)
+	if err != nil {
+		return "", fmt.Errorf("memfd dup: %w", err)
+	}
+	return fmt.Sprintf("/proc/self/fd/%d", dup), nil
+}

@@ -1,0 +1,91 @@
+package runtime
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+)
+
+// Logger writes runh's messages where runc's callers look: stderr, and the
+// --log file in runc's format. containerd and Docker show the last error
+// line of that file as "OCI runtime create failed: ...".
+type Logger struct {
+	Path   string
+	Format string
+	Debug  bool
+}
+
+func newLogger(g Globals) *Logger {
+	return &Logger{Path: g.Log, Format: g.LogFormat, Debug: g.Debug}
+}
+
+// Error reports a failure on stderr and in the log file.
+func (l *Logger) Error(msg string) {
+	msg = "runh: " + msg
+	if l.Path != "/dev/stderr" {
+		fmt.Fprintln(os.Stderr, msg)
+	}
+	l.write("error", msg)
+}
+
+// Warn logs a warning to the log file (or stderr without one).
+func (l *Logger) Warn(msg string) { l.logOnly("warning", msg) }
+
+// Debugf logs only with --debug.
+func (l *Logger) Debugf(format string, args ...any) {
+	if l.Debug {
+		l.logOnly("debug", fmt.Sprintf(format, args...))
+	}
+}
+
+func (l *Logger) logOnly(level, msg string) {
+	msg = "runh: " + msg
+	if l.Path == "" {
+		fmt.Fprintln(os.Stderr, msg)
+		return
+	}
+	l.write(level, msg)
+}
+
+func (l *Logger) write(level, msg string) {
+	if l.Path == "" {
+		return
+	}
+	// O_APPEND without O_TRUNC, as runc opens it: the file is shared with
+	// runc and the engine.
+	f, err := os.OpenFile(l.Path, os.O_CREATE|os.O_WRONLY|os.O_APPEND|os.O_SYNC, 0o644)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "runh: cannot write log %s: %v\n", l.Path, err)
+		return
+	}
+	defer f.Close()
+	f.Write(FormatLine(l.Format, level, msg, time.Now()))
+}
+
+// FormatLine renders one log line the way runc's logrus does: JSON
+// {"level","msg","time"} or text time="..." level=... msg=....
+func FormatLine(format, level, msg string, t time.Time) []byte {
+	ts := t.Format(time.RFC3339Nano)
+	if format == "json" {
+		b, _ := json.Marshal(struct {
+			Level string `json:"level"`
+			Msg   string `json:"msg"`
+			Time  string `json:"time"`
+		}{level, msg, ts})
+		return append(b, '\n')
+	}
+	return []byte(fmt.Sprintf("time=%s level=%s msg=%s\n", quoteIfNeeded(ts), level, quoteIfNeeded(msg)))
+}
+
+// quoteIfNeeded follows logrus's text formatter: quote unless every byte is
+// a letter, digit or one of -._/@^+.
+func quoteIfNeeded(s string) string {
+	if s == "" || strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-._/@^+", r))
+	}) >= 0 {
+		return fmt.Sprintf("%q", s)
+	}
+	return s
+}

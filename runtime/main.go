@@ -1,0 +1,116 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/runh-dev/runh/profiles"
+	"github.com/runh-dev/runh/sandbox"
+)
+
+// Version is runh's version, set at build time with -ldflags -X.
+var Version = "0.1.0-dev"
+
+// Main runs runh with argv and returns the exit code.
+func Main(argv []string) int {
+	inv, err := Parse(argv)
+	if err != nil {
+		(&Logger{}).Error(err.Error())
+		return 1
+	}
+	log := newLogger(inv.Globals)
+	if err := validateGlobals(inv.Globals); err != nil {
+		log.Error(err.Error())
+		return 1
+	}
+	if inv.Globals.Version {
+		return fail(log, printVersion())
+	}
+	if inv.Command == "" || inv.Globals.Help {
+		return runOwn(inv, log)
+	}
+	class, err := Classify(inv.Command)
+	if err != nil {
+		log.Error(err.Error())
+		return 1
+	}
+	if class == Own {
+		return runOwn(inv, log)
+	}
+	runc, err := FindRunc(DefaultConfig)
+	if err != nil {
+		log.Error(err.Error())
+		return 1
+	}
+	switch class {
+	case PassThrough:
+		return fail(log, execRunc(runc, argv[1:]))
+	case Refused:
+		log.Error(refusedWhy[inv.Command])
+		return 1
+	}
+	prof, err := profiles.Lookup(profiles.DefaultName)
+	if err != nil {
+		log.Error(err.Error())
+		return 1
+	}
+	c := &call{inv: inv, log: log, runc: runc, profile: prof}
+	switch inv.Command {
+	case "create", "run":
+		return c.create()
+	case "exec":
+		return c.exec()
+	case "update":
+		return c.update()
+	}
+	log.Error(fmt.Sprintf("internal error: no handler for %s command %q", class, inv.Command))
+	return 1
+}
+
+// call carries one hardened or checked invocation.
+type call struct {
+	inv     *Invocation
+	log     *Logger
+	runc    string
+	profile *profiles.Profile
+}
+
+func validateGlobals(g Globals) error {
+	switch g.LogFormat {
+	case "", "text", "json":
+	default:
+		return fmt.Errorf("%w: invalid log-format: %s", ErrUsage, g.LogFormat)
+	}
+	return nil
+}
+
+// fail logs err, if any, and turns it into an exit code.
+func fail(log *Logger, err error) int {
+	if err == nil {
+		return 0
+	}
+	log.Error(err.Error())
+	return 1
+}
+
+// denied reports a policy denial with runh's wording.
+func (c *call) denied(err error) int {
+	var ds sandbox.Denials
+	if errors.As(err, &ds) && len(ds) > 0 {
+		err = ds[0]
+	}
+	c.log.Error(err.Error())
+	return 1
+}
+
+func printVersion() error {
+	runc, err := FindRunc(DefaultConfig)
+	fmt.Fprintf(os.Stdout, "runh version %s\n", Version)
+	if err != nil {
+		return err
+	}
+	out, err := outputRunc(runc, "--version")
+	os.Stdout.Write(out)
+	return err
+}

@@ -1,0 +1,125 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+)
+
+// ErrRuncNotFound is returned when no real runc can be found.
+var ErrRuncNotFound = errors.New("cannot find the real runc")
+
+// Config is runh's operator configuration. Only the runc path exists yet;
+// an embedded default leaves it empty so PATH is searched.
+type Config struct {
+	Runc string
+}
+
+// DefaultConfig is the embedded configuration.
+var DefaultConfig = Config{}
+
+// FindRunc locates the real runc: $RUNH_RUNC, then the config file, then
+// `runc` on PATH, skipping runh's own binary so that installing runh as
+// `runc` cannot loop.
+func FindRunc(cfg Config) (string, error) {
+	self, _ := os.Stat("/proc/self/exe")
+	usable := func(p string) error {
+		fi, err := os.Stat(p)
+		if err != nil {
+			return err
+		}
+		if fi.IsDir() || fi.Mode().Perm()&0o111 == 0 {
+			return fmt.Errorf("%s is not executable", p)
+		}
+		if self != nil && os.SameFile(fi, self) {
+			return fmt.Errorf("%s is runh itself", p)
+		}
+		return nil
+	}
+	if p := os.Getenv("RUNH_RUNC"); p != "" {
+		if err := usable(p); err != nil {
+			return "", fmt.Errorf("%w: RUNH_RUNC: %w", ErrRuncNotFound, err)
+		}
+		return filepath.Abs(p)
+	}
+	if cfg.Runc != "" {
+		if err := usable(cfg.Runc); err != nil {
+			return "", fmt.Errorf("%w: config runc: %w", ErrRuncNotFound, err)
+		}
+		return cfg.Runc, nil
+	}
+	for _, dir := range filepath.SplitList(os.Getenv("PATH")) {
+		if dir == "" || !filepath.IsAbs(dir) {
+			continue
+		}
+		p := filepath.Join(dir, "runc")
+		if usable(p) == nil {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%w: set RUNH_RUNC or put runc on PATH (runh skips its own binary)", ErrRuncNotFound)
+}
+
+// execRunc replaces runh with runc. args excludes argv[0]. Every inherited
+// fd stays open at its number: runh opens its own files close-on-exec and
+// never touches the caller's.
+func execRunc(runc string, args []string) error {
+	argv := append([]string{runc}, args...)
+	err := syscall.Exec(runc, argv, os.Environ())
+	return fmt.Errorf("exec %s: %w", runc, err)
+}
+
+// runRunc runs runc as a child with runh's stdio and every inherited fd,
+// forwarding signals, and returns its exit code.
+func runRunc(runc string, args []string) (int, error) {
+	cmd := exec.Command(runc, args...)
+	cmd.Args[0] = runc
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT)
+	defer signal.Stop(sigs)
+	if err := cmd.Start(); err != nil {
+		return 0, fmt.Errorf("start %s: %w", runc, err)
+	}
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case s := <-sigs:
+				cmd.Process.Signal(s)
+			case <-done:
+				return
+			}
+		}
+	}()
+	err := cmd.Wait()
+	close(done)
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return 128 + int(ws.Signal()), nil
+		}
+		return ee.ExitCode(), nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("run %s: %w", runc, err)
+	}
+	return 0, nil
+}
+
+// outputRunc runs runc quietly and returns its stdout. runc's own error
+// output goes to runh's stderr.
+func outputRunc(runc string, args ...string) ([]byte, error) {
+	cmd := exec.Command(runc, args...)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return out, fmt.Errorf("%s %s: %w", filepath.Base(runc), strings.Join(args, " "), err)
+	}
+	return out, nil
+}

@@ -1,0 +1,273 @@
+package runtime
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	cgroups "github.com/containerd/cgroups/v3"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/runh-dev/runh/sandbox"
+)
+
+// ErrVerifyFailed is wrapped when the kernel's view of a created container
+// differs from the hardened spec.
+var ErrVerifyFailed = errors.New("post-create verification failed")
+
+type hardened struct {
+	spec *specs.Spec
+	host *sandbox.Host
+}
+
+// verifyCreated reads what the kernel applied to the container's init,
+// which runc leaves waiting on its exec fifo with user, capabilities,
+// no_new_privs, seccomp, namespaces and cgroup limits all in place.
+func (c *call) verifyCreated(id, pidFile string, h *hardened) error {
+	pid, err := c.initPid(id, pidFile)
+	if err != nil {
+		return fmt.Errorf("%w: container %s: %w", ErrVerifyFailed, id, err)
+	}
+	if err := VerifyProcess(pid, h.spec, h.host, true); err != nil {
+		return fmt.Errorf("%w: container %s: %w", ErrVerifyFailed, id, err)
+	}
+	return nil
+}
+
+func (c *call) initPid(id, pidFile string) (int, error) {
+	if pidFile != "" {
+		return readPidFile(pidFile)
+	}
+	st, err := c.stateOf(id)
+	if err != nil {
+		return 0, err
+	}
+	return st.Pid, nil
+}
+
+// VerifyProcess compares /proc/<pid> with the spec: ids, the five capability
+// sets, no_new_privs, seccomp, private namespaces and, with limits, the
+// cgroup memory and pids limits.
+func VerifyProcess(pid int, s *specs.Spec, host *sandbox.Host, limits bool) error {
+	st, err := readStatus(pid)
+	if err != nil {
+		return err
+	}
+	u := s.Process.User
+	for _, f := range []struct {
+		key  string
+		want uint32
+	}{{"Uid", u.UID}, {"Gid", u.GID}} {
+		for _, v := range strings.Fields(st[f.key]) {
+			if v != strconv.FormatUint(uint64(f.want), 10) {
+				return fmt.Errorf("%s is %q, want %d", f.key, st[f.key], f.want)
+			}
+		}
+	}
+	var caps *specs.LinuxCapabilities
+	if s.Process.Capabilities != nil {
+		caps = s.Process.Capabilities
+	} else {
+		caps = &specs.LinuxCapabilities{}
+	}
+	for _, set := range []struct {
+		key  string
+		caps []string
+	}{
+		{"CapInh", caps.Inheritable}, {"CapPrm", caps.Permitted}, {"CapEff", caps.Effective},
+		{"CapBnd", caps.Bounding}, {"CapAmb", caps.Ambient},
+	} {
+		got, err := strconv.ParseUint(st[set.key], 16, 64)
+		if err != nil {
+			return fmt.Errorf("%s: %q: %w", set.key, st[set.key], err)
+		}
+		allowed := CapMask(set.caps)
+		if got&^allowed != 0 {
+			return fmt.Errorf("%s is %016x, more than the hardened %016x", set.key, got, allowed)
+		}
+	}
+	if st["NoNewPrivs"] != "1" {
+		return fmt.Errorf("NoNewPrivs is %q, want 1", st["NoNewPrivs"])
+	}
+	if st["Seccomp"] != "2" {
+		return fmt.Errorf("Seccomp is %q, want 2 (filter)", st["Seccomp"])
+	}
+	for _, t := range sandbox.PrivateNamespaces {
+		name := sandbox.NSProcName(t)
+		id, err := sandbox.StatNS(fmt.Sprintf("/proc/%d/ns/%s", pid, name))
+		if err != nil {
+			return err
+		}
+		if id == host.Namespaces[t] {
+			return fmt.Errorf("the %s namespace is the host's", name)
+		}
+	}
+	if !limits {
+		return nil
+	}
+	r := s.Linux.Resources
+	mem, err := cgroupLimit(pid, "memory")
+	if err != nil {
+		return err
+	}
+	if mem <= 0 || mem > *r.Memory.Limit {
+		return fmt.Errorf("memory limit is %s, want at most %d", fmtCgroupLimit(mem), *r.Memory.Limit)
+	}
+	pids, err := cgroupLimit(pid, "pids")
+	if err != nil {
+		return err
+	}
+	if pids <= 0 || pids > *r.Pids.Limit {
+		return fmt.Errorf("pids limit is %s, want at most %d", fmtCgroupLimit(pids), *r.Pids.Limit)
+	}
+	return nil
+}
+
+func fmtCgroupLimit(v int64) string {
+	if v < 0 {
+		return "unlimited"
+	}
+	return strconv.FormatInt(v, 10)
+}
+
+func readStatus(pid int) (map[string]string, error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st := map[string]string{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if ok {
+			st[k] = strings.TrimSpace(v)
+		}
+	}
+	return st, sc.Err()
+}
+
+// capNumbers maps capability names to their bit (linux/capability.h).
+var capNumbers = map[string]uint{
+	"CAP_CHOWN": 0, "CAP_DAC_OVERRIDE": 1, "CAP_DAC_READ_SEARCH": 2, "CAP_FOWNER": 3,
+	"CAP_FSETID": 4, "CAP_KILL": 5, "CAP_SETGID": 6, "CAP_SETUID": 7, "CAP_SETPCAP": 8,
+	"CAP_LINUX_IMMUTABLE": 9, "CAP_NET_BIND_SERVICE": 10, "CAP_NET_BROADCAST": 11,
+	"CAP_NET_ADMIN": 12, "CAP_NET_RAW": 13, "CAP_IPC_LOCK": 14, "CAP_IPC_OWNER": 15,
+	"CAP_SYS_MODULE": 16, "CAP_SYS_RAWIO": 17, "CAP_SYS_CHROOT": 18, "CAP_SYS_PTRACE": 19,
+	"CAP_SYS_PACCT": 20, "CAP_SYS_ADMIN": 21, "CAP_SYS_BOOT": 22, "CAP_SYS_NICE": 23,
+	"CAP_SYS_RESOURCE": 24, "CAP_SYS_TIME": 25, "CAP_SYS_TTY_CONFIG": 26, "CAP_MKNOD": 27,
+	"CAP_LEASE": 28, "CAP_AUDIT_WRITE": 29, "CAP_AUDIT_CONTROL": 30, "CAP_SETFCAP": 31,
+	"CAP_MAC_OVERRIDE": 32, "CAP_MAC_ADMIN": 33, "CAP_SYSLOG": 34, "CAP_WAKE_ALARM": 35,
+	"CAP_BLOCK_SUSPEND": 36, "CAP_AUDIT_READ": 37, "CAP_PERFMON": 38, "CAP_BPF": 39,
+	"CAP_CHECKPOINT_RESTORE": 40,
+}
+
+// CapMask is the bitmask of the named capabilities; unknown names add
+// nothing, so they can never widen what verification accepts.
+func CapMask(names []string) uint64 {
+	var m uint64
+	for _, n := range names {
+		if b, ok := capNumbers[n]; ok {
+			m |= 1 << b
+		}
+	}
+	return m
+}
+
+// cgroupLimit reads a process's memory or pids limit: -1 for unlimited.
+// It looks for a cgroup v1 hierarchy of the controller first, as on hybrid
+// hosts, and falls back to the unified hierarchy.
+func cgroupLimit(pid int, controller string) (int64, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	if err != nil {
+		return 0, err
+	}
+	var v1Path, v2Path string
+	found2 := false
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		if parts[1] == "" && parts[0] == "0" {
+			v2Path, found2 = parts[2], true
+			continue
+		}
+		for _, ctl := range strings.Split(parts[1], ",") {
+			if ctl == controller {
+				v1Path = parts[2]
+			}
+		}
+	}
+	var file string
+	switch {
+	case v1Path != "" && cgroups.Mode() != cgroups.Unified:
+		mnt, err := cgroupMount(controller)
+		if err != nil {
+			return 0, err
+		}
+		name := "pids.max"
+		if controller == "memory" {
+			name = "memory.limit_in_bytes"
+		}
+		file = filepath.Join(mnt, v1Path, name)
+	case found2:
+		file = filepath.Join("/sys/fs/cgroup", v2Path, controller+".max")
+		if cgroups.Mode() == cgroups.Hybrid {
+			file = filepath.Join("/sys/fs/cgroup/unified", v2Path, controller+".max")
+		}
+	default:
+		return 0, fmt.Errorf("no %s cgroup for pid %d", controller, pid)
+	}
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		return 0, fmt.Errorf("read %s limit: %w", controller, err)
+	}
+	s := strings.TrimSpace(string(raw))
+	if s == "max" {
+		return -1, nil
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("parse %s: %q: %w", file, s, err)
+	}
+	// cgroup v1 reports "unlimited" memory as a page-rounded LONG_MAX.
+	if controller == "memory" && v >= 1<<62 {
+		return -1, nil
+	}
+	return v, nil
+}
+
+// cgroupMount finds the cgroup v1 mount point of a controller.
+func cgroupMount(controller string) (string, error) {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		// mount ID, parent, dev, root, mount point, options, [optional...], -, fstype, source, super options
+		sep := -1
+		for i, fl := range fields {
+			if fl == "-" {
+				sep = i
+				break
+			}
+		}
+		if sep < 0 || sep+3 >= len(fields) || fields[sep+1] != "cgroup" {
+			continue
+		}
+		for _, o := range strings.Split(fields[sep+3], ",") {
+			if o == controller {
+				return fields[4], nil
+			}
+		}
+	}
+	return "", fmt.Errorf("no cgroup v1 mount for %s", controller)
+}

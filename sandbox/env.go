@@ -1,0 +1,158 @@
+package sandbox
+
+import (
+	"fmt"
+	"path/filepath"
+	"syscall"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// Policy is the tunable part of a profile: the values its rules enforce.
+type Policy struct {
+	// UID and GID replace root (0) in process.user.
+	UID, GID uint32
+	// CapAllow may stay in any capability set.
+	CapAllow []string
+	// CapOnRequest may stay only if the client asked for it (as in
+	// Kubernetes' restricted level, which allows adding NET_BIND_SERVICE).
+	CapOnRequest []string
+	// MemoryDefault and PidsDefault are set when the client set no finite
+	// limit. MemoryMax and PidsMax, when non-zero, cap what a client may ask.
+	MemoryDefault, MemoryMax int64
+	PidsDefault, PidsMax     int64
+	// TmpfsSize is the size= of the scratch tmpfs mounts.
+	TmpfsSize string
+	// Seccomp is the profile every container gets.
+	Seccomp *specs.LinuxSeccomp
+	// HookAllow lists the resolved executables a hook may run.
+	HookAllow []string
+	// SafeSysctls may be set always; net.* only with a private network
+	// namespace.
+	SafeSysctls []string
+	// MaskedPaths and ReadonlyPaths are the floors for linux.maskedPaths and
+	// linux.readonlyPaths.
+	MaskedPaths, ReadonlyPaths []string
+}
+
+// CapAllowed reports whether cap may stay in a spec whose client requested
+// the capabilities in requested.
+func (p *Policy) CapAllowed(cap string, requested map[string]bool) bool {
+	for _, c := range p.CapAllow {
+		if c == cap {
+			return true
+		}
+	}
+	for _, c := range p.CapOnRequest {
+		if c == cap && requested[cap] {
+			return true
+		}
+	}
+	return false
+}
+
+// Host is what the rules need to know about the machine and the call.
+type Host struct {
+	// Bundle is the bundle directory; relative paths in the spec are
+	// relative to it.
+	Bundle string
+	// StateRoot is runc's --root; bind mounting it would expose every
+	// container's state.
+	StateRoot string
+	// Namespaces maps a spec namespace type to runh's own namespace, i.e.
+	// the host's.
+	Namespaces map[specs.LinuxNamespaceType]NSID
+	// RlimitHard maps an rlimit name (RLIMIT_NOFILE) to runh's own hard
+	// limit. runc cannot raise a limit above it without CAP_SYS_RESOURCE.
+	RlimitHard map[string]uint64
+}
+
+// NSID identifies a namespace: the device and inode of its nsfs file.
+type NSID struct{ Dev, Ino uint64 }
+
+var nsProcName = map[specs.LinuxNamespaceType]string{
+	specs.PIDNamespace:     "pid",
+	specs.IPCNamespace:     "ipc",
+	specs.UTSNamespace:     "uts",
+	specs.MountNamespace:   "mnt",
+	specs.NetworkNamespace: "net",
+	specs.CgroupNamespace:  "cgroup",
+}
+
+// NSProcName is the name of a namespace type under /proc/<pid>/ns.
+func NSProcName(t specs.LinuxNamespaceType) string { return nsProcName[t] }
+
+// StatNS returns the identity of the namespace file at path.
+func StatNS(path string) (NSID, error) {
+	var st syscall.Stat_t
+	if err := syscall.Stat(path, &st); err != nil {
+		return NSID{}, err
+	}
+	return NSID{Dev: uint64(st.Dev), Ino: st.Ino}, nil
+}
+
+// ProbeHost fills a Host from runh's own process.
+func ProbeHost(bundle, stateRoot string) (*Host, error) {
+	h := &Host{
+		Bundle:     bundle,
+		StateRoot:  stateRoot,
+		Namespaces: make(map[specs.LinuxNamespaceType]NSID, len(nsProcName)),
+		RlimitHard: make(map[string]uint64, len(rlimitResources)),
+	}
+	for t, name := range nsProcName {
+		id, err := StatNS("/proc/self/ns/" + name)
+		if err != nil {
+			return nil, fmt.Errorf("probe host namespaces: %w", err)
+		}
+		h.Namespaces[t] = id
+	}
+	for name, res := range rlimitResources {
+		var rl syscall.Rlimit
+		if err := syscall.Getrlimit(res, &rl); err != nil {
+			return nil, fmt.Errorf("probe host %s: %w", name, err)
+		}
+		h.RlimitHard[name] = rl.Max
+	}
+	return h, nil
+}
+
+// Change is one edit a rule made, for `runh check` and --debug logs.
+type Change struct {
+	Rule, Field, What string
+}
+
+func (c Change) String() string { return fmt.Sprintf("%s: %s (rule %s)", c.Field, c.What, c.Rule) }
+
+// Env is what a rule runs with: the profile's policy, the host, and the
+// record of changes.
+type Env struct {
+	Policy  *Policy
+	Host    *Host
+	Changes []Change
+	rule    string
+}
+
+func (e *Env) changed(field, format string, args ...any) {
+	e.Changes = append(e.Changes, Change{Rule: e.rule, Field: field, What: fmt.Sprintf(format, args...)})
+}
+
+// bundlePath resolves a path of the spec that is relative to the bundle.
+func (e *Env) bundlePath(p string) string {
+	if filepath.IsAbs(p) || e.Host == nil || e.Host.Bundle == "" {
+		return p
+	}
+	return filepath.Join(e.Host.Bundle, p)
+}
+
+// hostNS reports whether the namespace file at path is runh's own.
+func (e *Env) hostNS(t specs.LinuxNamespaceType, path string) (bool, error) {
+	id, err := StatNS(path)
+	if err != nil {
+		return false, err
+	}
+	if e.Host == nil {
+		return false, nil
+	}
+	own, ok := e.Host.Namespaces[t]
+	return ok && own == id, nil
+}

@@ -1,0 +1,122 @@
+package sandbox
+
+import (
+	"errors"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// Rule is one hardening control: a small function that tightens the spec or
+// refuses it with a *Denial. Process rules touch only spec.Process, so they
+// also harden the processes of `runc exec`.
+type Rule struct {
+	Name    string
+	Doc     string
+	Process bool
+	Apply   func(*Env, *specs.Spec) error
+}
+
+// Check is one invariant over a final spec. Checks never change the spec:
+// they catch a rule that failed to do its job, so a bug in a rule can never
+// produce a weaker container.
+type Check struct {
+	Name    string
+	Doc     string
+	Process bool
+	Verify  func(*Policy, *specs.Spec) error
+}
+
+// Mode says whether a run stops at the first denial (create, exec) or
+// collects all of them (runh check).
+type Mode int
+
+const (
+	StopAtFirst Mode = iota
+	CollectAll
+)
+
+// Harden applies rules in order, then runs every check. It returns the
+// denials as *Denial (StopAtFirst) or Denials (CollectAll), each naming
+// profile. With processOnly, only process rules and checks run.
+func Harden(env *Env, profile string, rules []Rule, checks []Check, s *specs.Spec, mode Mode, processOnly bool) error {
+	var all Denials
+	record := func(name string, err error) error {
+		var d *Denial
+		if !errors.As(err, &d) {
+			// Not a policy decision (e.g. an unreadable path): still a
+			// refusal, because hardening that cannot be applied must stop
+			// the container.
+			d = &Denial{Field: "spec", Reason: err.Error()}
+		}
+		d.Profile = profile
+		if d.Rule == "" {
+			d.Rule = name
+		}
+		if mode == StopAtFirst {
+			return d
+		}
+		all = append(all, d)
+		return nil
+	}
+	for _, r := range rules {
+		if processOnly && !r.Process {
+			continue
+		}
+		env.rule = r.Name
+		if err := r.Apply(env, s); err != nil {
+			if err := record(r.Name, err); err != nil {
+				return err
+			}
+		}
+	}
+	env.rule = ""
+	if len(all) == 0 {
+		// Checks judge the final spec; after a denial there is no final
+		// spec to judge, and their failures would only repeat the denial.
+		for _, c := range checks {
+			if processOnly && !c.Process {
+				continue
+			}
+			if err := c.Verify(env.Policy, s); err != nil {
+				if err := record(c.Name, err); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if len(all) > 0 {
+		return all
+	}
+	return nil
+}
+
+// HardenProcess hardens an exec process with the process rules and checks.
+func HardenProcess(env *Env, profile string, rules []Rule, checks []Check, p *specs.Process) error {
+	s := &specs.Spec{Process: p}
+	return Harden(env, profile, rules, checks, s, StopAtFirst, true)
+}
+
+// Nil-safe accessors, in the spirit of containerd's setProcess/setLinux: no
+// rule panics on a partial spec.
+
+func ensureLinux(s *specs.Spec) *specs.Linux {
+	if s.Linux == nil {
+		s.Linux = &specs.Linux{}
+	}
+	return s.Linux
+}
+
+func ensureResources(s *specs.Spec) *specs.LinuxResources {
+	l := ensureLinux(s)
+	if l.Resources == nil {
+		l.Resources = &specs.LinuxResources{}
+	}
+	return l.Resources
+}
+
+func needProcess(s *specs.Spec) (*specs.Process, error) {
+	if s.Process == nil {
+		return nil, deny("process", "a process is required so its user and capabilities can be hardened")
+	}
+	return s.Process, nil
+}

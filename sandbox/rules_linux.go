@@ -1,0 +1,258 @@
+package sandbox
+
+import (
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// RuleSeccomp installs the profile's seccomp allowlist, whatever the client
+// asked for: an "unconfined" request is replaced, not honoured.
+var RuleSeccomp = Rule{
+	Name: "seccomp",
+	Doc:  "runh's allowlist seccomp profile always applies; unconfined is replaced",
+	Apply: func(e *Env, s *specs.Spec) error {
+		if e.Policy.Seccomp == nil {
+			return deny("linux.seccomp", "the profile has no seccomp profile to apply")
+		}
+		l := ensureLinux(s)
+		if l.Seccomp != nil && seccompEqual(l.Seccomp, e.Policy.Seccomp) {
+			return nil
+		}
+		what := "unconfined -> runh default"
+		if l.Seccomp != nil {
+			what = "client profile -> runh default"
+		}
+		l.Seccomp = cloneSeccomp(e.Policy.Seccomp)
+		e.changed("linux.seccomp", "%s", what)
+		return nil
+	},
+}
+
+func cloneSeccomp(p *specs.LinuxSeccomp) *specs.LinuxSeccomp {
+	c := *p
+	c.Architectures = slices.Clone(p.Architectures)
+	c.Flags = slices.Clone(p.Flags)
+	c.Syscalls = make([]specs.LinuxSyscall, len(p.Syscalls))
+	for i, sc := range p.Syscalls {
+		sc.Names = slices.Clone(sc.Names)
+		sc.Args = slices.Clone(sc.Args)
+		c.Syscalls[i] = sc
+	}
+	return &c
+}
+
+// seccompEqual compares two profiles by their JSON form. It runs only when a
+// spec already carries a profile, i.e. when hardening a hardened spec.
+func seccompEqual(a, b *specs.LinuxSeccomp) bool {
+	ja, err1 := json.Marshal(a)
+	jb, err2 := json.Marshal(b)
+	return err1 == nil && err2 == nil && string(ja) == string(jb)
+}
+
+// PrivateNamespaces are the namespaces every container must have of its own.
+var PrivateNamespaces = []specs.LinuxNamespaceType{
+	specs.PIDNamespace, specs.IPCNamespace, specs.UTSNamespace,
+	specs.MountNamespace, specs.NetworkNamespace, specs.CgroupNamespace,
+}
+
+func hasNamespace(l *specs.Linux, t specs.LinuxNamespaceType) bool {
+	return slices.ContainsFunc(l.Namespaces, func(n specs.LinuxNamespace) bool { return n.Type == t })
+}
+
+// RuleNamespaces gives the container a private pid, ipc, uts, mount,
+// network and cgroup namespace. A missing one is added; one joined by path
+// is allowed (that is how CRI pods share the sandbox's), unless the path is
+// the host's own namespace.
+var RuleNamespaces = Rule{
+	Name: "private-namespaces",
+	Doc:  "pid, ipc, uts, mount, network and cgroup namespaces are private; joining the host's is refused",
+	Apply: func(e *Env, s *specs.Spec) error {
+		l := ensureLinux(s)
+		for _, t := range PrivateNamespaces {
+			i := slices.IndexFunc(l.Namespaces, func(n specs.LinuxNamespace) bool { return n.Type == t })
+			if i < 0 {
+				l.Namespaces = append(l.Namespaces, specs.LinuxNamespace{Type: t})
+				e.changed("linux.namespaces", "added a private %s namespace", t)
+				continue
+			}
+			path := l.Namespaces[i].Path
+			if path == "" {
+				continue
+			}
+			field := fmt.Sprintf("linux.namespaces[%d]", i)
+			host, err := e.hostNS(t, path)
+			if err != nil {
+				return deny(field, "cannot inspect %s namespace %s: %v", t, path, err)
+			}
+			if host {
+				return deny(field, "joining the host's %s namespace (%s) is not allowed", t, path)
+			}
+		}
+		return nil
+	},
+}
+
+// RuleCgroupLimits sets a finite memory and pids limit: defaults where the
+// client set none (or -1/0, meaning unlimited), never above what the client
+// set, and never above the profile's maximum. A fork bomb or a leak in one
+// container must not take down a small node.
+var RuleCgroupLimits = Rule{
+	Name: "cgroup-limits",
+	Doc:  "a finite memory and pids limit are always set",
+	Apply: func(e *Env, s *specs.Spec) error {
+		r := ensureResources(s)
+		pol := e.Policy
+		if r.Memory == nil {
+			r.Memory = &specs.LinuxMemory{}
+		}
+		if v, changed := floorLimit(r.Memory.Limit, pol.MemoryDefault, pol.MemoryMax); changed {
+			e.changed("linux.resources.memory.limit", "%s -> %d", fmtLimit(r.Memory.Limit), v)
+			r.Memory.Limit = &v
+		}
+		// Unlimited swap, or less swap than memory (which runc refuses),
+		// becomes memory+swap equal to the limit.
+		if sw := r.Memory.Swap; sw != nil && *sw != 0 && *sw < *r.Memory.Limit {
+			v := *r.Memory.Limit
+			e.changed("linux.resources.memory.swap", "%d -> %d", *sw, v)
+			r.Memory.Swap = &v
+		}
+		if r.Pids == nil {
+			r.Pids = &specs.LinuxPids{}
+		}
+		if v, changed := floorLimit(r.Pids.Limit, pol.PidsDefault, pol.PidsMax); changed {
+			e.changed("linux.resources.pids.limit", "%s -> %d", fmtLimit(r.Pids.Limit), v)
+			r.Pids.Limit = &v
+		}
+		return nil
+	},
+}
+
+// floorLimit returns the limit to apply and whether it differs from cur.
+func floorLimit(cur *int64, def, max int64) (int64, bool) {
+	if cur == nil || *cur <= 0 {
+		return def, true
+	}
+	if max > 0 && *cur > max {
+		return max, true
+	}
+	return *cur, false
+}
+
+func fmtLimit(v *int64) string {
+	if v == nil {
+		return "unset"
+	}
+	return fmt.Sprint(*v)
+}
+
+// safeDevice is a device node a container may have.
+type safeDevice struct {
+	path         string
+	major, minor int64
+}
+
+// SafeDevices is the standard set runc itself creates; nothing else.
+var SafeDevices = []safeDevice{
+	{"/dev/null", 1, 3}, {"/dev/zero", 1, 5}, {"/dev/full", 1, 7},
+	{"/dev/random", 1, 8}, {"/dev/urandom", 1, 9},
+	{"/dev/tty", 5, 0}, {"/dev/console", 5, 1}, {"/dev/ptmx", 5, 2},
+}
+
+// RuleDevices refuses any device outside the safe set and makes the device
+// cgroup deny-all plus that set (and the pty slaves). This is what refuses
+// `docker run --privileged`, which passes every host device.
+var RuleDevices = Rule{
+	Name: "devices",
+	Doc:  "only null, zero, full, random, urandom, tty, console and ptmx; the device cgroup is deny-all plus those",
+	Apply: func(e *Env, s *specs.Spec) error {
+		if s.Linux != nil {
+			for i, d := range s.Linux.Devices {
+				ok := d.Type == "c" && slices.Contains(SafeDevices, safeDevice{filepath.Clean(d.Path), d.Major, d.Minor})
+				if !ok {
+					return deny(fmt.Sprintf("linux.devices[%d]", i), "device %s (%s %d:%d) is not allowed", d.Path, d.Type, d.Major, d.Minor)
+				}
+			}
+		}
+		want := deviceCgroup()
+		r := ensureResources(s)
+		if !slices.EqualFunc(r.Devices, want, deviceRuleEqual) {
+			r.Devices = want
+			e.changed("linux.resources.devices", "deny all but the safe set")
+		}
+		return nil
+	},
+}
+
+func deviceCgroup() []specs.LinuxDeviceCgroup {
+	i := func(v int64) *int64 { return &v }
+	rules := []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}}
+	for _, d := range SafeDevices {
+		rules = append(rules, specs.LinuxDeviceCgroup{Allow: true, Type: "c", Major: i(d.major), Minor: i(d.minor), Access: "rwm"})
+	}
+	// /dev/pts/N, the slave side of a container's terminal.
+	return append(rules, specs.LinuxDeviceCgroup{Allow: true, Type: "c", Major: i(136), Access: "rwm"})
+}
+
+func deviceRuleEqual(a, b specs.LinuxDeviceCgroup) bool {
+	eq := func(x, y *int64) bool { return (x == nil) == (y == nil) && (x == nil || *x == *y) }
+	return a.Allow == b.Allow && a.Type == b.Type && a.Access == b.Access && eq(a.Major, b.Major) && eq(a.Minor, b.Minor)
+}
+
+// RuleHooks refuses a hook whose resolved executable is not on the
+// allowlist: hooks run on the host, as root, outside every namespace.
+var RuleHooks = Rule{
+	Name: "hooks",
+	Doc:  "hooks run as root on the host, so only allowlisted executables (dockerd's libnetwork-setkey) may run",
+	Apply: func(e *Env, s *specs.Spec) error {
+		if s.Hooks == nil {
+			return nil
+		}
+		for _, kind := range []struct {
+			name  string
+			hooks []specs.Hook
+		}{
+			{"prestart", s.Hooks.Prestart}, {"createRuntime", s.Hooks.CreateRuntime},
+			{"createContainer", s.Hooks.CreateContainer}, {"startContainer", s.Hooks.StartContainer},
+			{"poststart", s.Hooks.Poststart}, {"poststop", s.Hooks.Poststop},
+		} {
+			for i, h := range kind.hooks {
+				exe := resolvePath(h.Path)
+				if !slices.Contains(e.Policy.HookAllow, exe) {
+					return deny(fmt.Sprintf("hooks.%s[%d]", kind.name, i), "hook %s (resolves to %s) is not on the hook allowlist", h.Path, exe)
+				}
+			}
+		}
+		return nil
+	},
+}
+
+// RuleSysctls allows only namespaced, safe sysctls: Kubernetes' safe set,
+// plus net.* because the network namespace is private (RuleNamespaces runs
+// first). Anything else could change the host kernel.
+var RuleSysctls = Rule{
+	Name: "sysctls",
+	Doc:  "only Kubernetes' safe sysctls, plus net.* with a private network namespace",
+	Apply: func(e *Env, s *specs.Spec) error {
+		if s.Linux == nil {
+			return nil
+		}
+		privateNet := hasNamespace(s.Linux, specs.NetworkNamespace)
+		keys := make([]string, 0, len(s.Linux.Sysctl))
+		for k := range s.Linux.Sysctl {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			if slices.Contains(e.Policy.SafeSysctls, k) || (privateNet && strings.HasPrefix(k, "net.")) {
+				continue
+			}
+			return deny("linux.sysctl."+k, "sysctl %s is not in the safe set", k)
+		}
+		return nil
+	},
+}

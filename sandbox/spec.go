@@ -1,0 +1,165 @@
+package sandbox
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// MaxConfigSize bounds what runh reads from config.json or process.json, so
+// a huge or endless file cannot exhaust a small node's memory. Real configs
+// are a few KiB; 4 MiB leaves room for large seccomp profiles.
+const MaxConfigSize = 4 << 20
+
+// tempPrefix names runh's temporary files in the bundle, so a create that was
+// killed mid-write leaves something recognisable that the next one removes.
+const tempPrefix = ".runh-"
+
+// LoadSpec reads and strictly decodes a config.json. A field runh does not
+// understand is a field it cannot harden, so unknown fields are refused.
+func LoadSpec(path string) (*specs.Spec, []byte, error) {
+	data, err := readBounded(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	var s specs.Spec
+	if err := decodeStrict(data, &s); err != nil {
+		return nil, nil, fmt.Errorf("%w: %s: %w", ErrInvalidConfig, path, err)
+	}
+	if err := checkVersion(s.Version); err != nil {
+		return nil, nil, fmt.Errorf("%w: %s: %w", ErrInvalidConfig, path, err)
+	}
+	return &s, data, nil
+}
+
+// LoadProcess reads and strictly decodes an exec process.json.
+func LoadProcess(path string) (*specs.Process, error) {
+	data, err := readBounded(path)
+	if err != nil {
+		return nil, err
+	}
+	var p specs.Process
+	if err := decodeStrict(data, &p); err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrInvalidConfig, path, err)
+	}
+	return &p, nil
+}
+
+func readBounded(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxConfigSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("%w: read %s: %w", ErrInvalidConfig, path, err)
+	}
+	if len(data) > MaxConfigSize {
+		return nil, fmt.Errorf("%w: %s is larger than %d bytes", ErrInvalidConfig, path, MaxConfigSize)
+	}
+	return data, nil
+}
+
+// DecodeStrict decodes one JSON document into v, refusing unknown fields and
+// trailing data.
+func DecodeStrict(data []byte, v any) error { return decodeStrict(data, v) }
+
+func decodeStrict(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return errors.New("trailing data after the JSON document")
+	}
+	return nil
+}
+
+// checkVersion accepts the 1.x releases whose fields runh's runtime-spec
+// module knows (1.0 to 1.3), with or without a -dev/-rc suffix.
+func checkVersion(v string) error {
+	core, _, _ := strings.Cut(v, "-")
+	parts := strings.Split(core, ".")
+	if len(parts) != 3 {
+		return fmt.Errorf("ociVersion %q is not a version runh understands (want 1.0.0 to 1.3.x)", v)
+	}
+	major, err1 := strconv.Atoi(parts[0])
+	minor, err2 := strconv.Atoi(parts[1])
+	_, err3 := strconv.Atoi(parts[2])
+	if err1 != nil || err2 != nil || err3 != nil || major != 1 || minor > 3 || minor < 0 {
+		return fmt.Errorf("ociVersion %q is not a version runh understands (want 1.0.0 to 1.3.x)", v)
+	}
+	return nil
+}
+
+// SaveAtomic replaces path with data: a temporary file in the same directory,
+// fsync, rename, fsync of the directory. A crash leaves either the old or the
+// new file, never a partial one. The file keeps the original's mode.
+func SaveAtomic(path string, data []byte) error {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	mode := os.FileMode(0o644)
+	if fi, err := os.Stat(path); err == nil {
+		mode = fi.Mode().Perm()
+	}
+	// os.CreateTemp uses O_EXCL, so it can never truncate a file that is not
+	// ours (the class of bug behind CVE-2024-45310).
+	f, err := os.CreateTemp(dir, tempPrefix+base+".*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	tmp := f.Name()
+	ok := false
+	defer func() {
+		if !ok {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	if err := f.Chmod(mode); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if _, err := f.Write(data); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	ok = true
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// RemoveStaleTemps deletes temporary files that an earlier, killed runh left
+// next to path. It is best effort: a leftover is harmless, only untidy.
+func RemoveStaleTemps(path string) {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	matches, _ := filepath.Glob(filepath.Join(dir, tempPrefix+base+".*"))
+	for _, m := range matches {
+		os.Remove(m)
+	}
+}
