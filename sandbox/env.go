@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"syscall"
@@ -65,6 +66,10 @@ type Host struct {
 	// RlimitHard maps an rlimit name (RLIMIT_NOFILE) to runh's own hard
 	// limit. runc cannot raise a limit above it without CAP_SYS_RESOURCE.
 	RlimitHard map[string]uint64
+	// StatNS and ResolveExe default to the real filesystem; tests replace
+	// them to replay configs recorded on another boot.
+	StatNS     func(path string) (NSID, error)
+	ResolveExe func(path string) string
 }
 
 // NSID identifies a namespace: the device and inode of its nsfs file.
@@ -146,13 +151,25 @@ func (e *Env) bundlePath(p string) string {
 
 // hostNS reports whether the namespace file at path is runh's own.
 func (e *Env) hostNS(t specs.LinuxNamespaceType, path string) (bool, error) {
-	id, err := StatNS(path)
+	if e.Host == nil {
+		return false, errors.New("no host information")
+	}
+	stat := e.Host.StatNS
+	if stat == nil {
+		stat = StatNS
+	}
+	id, err := stat(path)
 	if err != nil {
 		return false, err
 	}
-	if e.Host == nil {
-		return false, nil
-	}
 	own, ok := e.Host.Namespaces[t]
 	return ok && own == id, nil
+}
+
+// resolveExe resolves a hook's executable, following /proc/<pid>/exe.
+func (e *Env) resolveExe(path string) string {
+	if e.Host != nil && e.Host.ResolveExe != nil {
+		return e.Host.ResolveExe(path)
+	}
+	return resolvePath(path)
 }

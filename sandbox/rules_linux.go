@@ -221,7 +221,7 @@ var RuleHooks = Rule{
 			{"poststart", s.Hooks.Poststart}, {"poststop", s.Hooks.Poststop},
 		} {
 			for i, h := range kind.hooks {
-				exe := resolvePath(h.Path)
+				exe := e.resolveExe(h.Path)
 				if !slices.Contains(e.Policy.HookAllow, exe) {
 					return deny(fmt.Sprintf("hooks.%s[%d]", kind.name, i), "hook %s (resolves to %s) is not on the hook allowlist", h.Path, exe)
 				}

@@ -1,0 +1,517 @@
+package sandbox
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+func i64(v int64) *int64 { return &v }
+
+// testPolicy mirrors the restricted profile's shape without importing it
+// (profiles imports sandbox).
+func testPolicy() *Policy {
+	eperm := uint(1)
+	return &Policy{
+		UID: 65534, GID: 65534,
+		CapOnRequest:  []string{"CAP_NET_BIND_SERVICE"},
+		MemoryDefault: 256 << 20, PidsDefault: 512, PidsMax: 4096,
+		TmpfsSize: "64m",
+		Seccomp: &specs.LinuxSeccomp{DefaultAction: specs.ActErrno, DefaultErrnoRet: &eperm,
+			Architectures: []specs.Arch{specs.ArchX86_64},
+			Syscalls:      []specs.LinuxSyscall{{Names: []string{"read"}, Action: specs.ActAllow}}},
+		HookAllow:     []string{"/usr/bin/dockerd"},
+		SafeSysctls:   []string{"kernel.shm_rmid_forced"},
+		MaskedPaths:   []string{"/proc/kcore", "/proc/kallsyms"},
+		ReadonlyPaths: []string{"/proc/sys"},
+	}
+}
+
+// baseSpec is what `runc spec` writes, root in a fresh bundle.
+func baseSpec() *specs.Spec {
+	caps := []string{"CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"}
+	return &specs.Spec{
+		Version: "1.3.0",
+		Process: &specs.Process{
+			User: specs.User{UID: 0, GID: 0}, Args: []string{"sh"}, Cwd: "/",
+			Capabilities: &specs.LinuxCapabilities{Bounding: caps, Effective: caps, Permitted: caps},
+			Rlimits:      []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Hard: 1024, Soft: 1024}},
+		},
+		Root: &specs.Root{Path: "rootfs"},
+		Mounts: []specs.Mount{
+			{Destination: "/proc", Type: "proc", Source: "proc"},
+			{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "strictatime", "mode=755", "size=65536k"}},
+			{Destination: "/sys", Type: "sysfs", Source: "sysfs", Options: []string{"nosuid", "noexec", "nodev", "ro"}},
+			{Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup", Options: []string{"nosuid", "noexec", "nodev", "relatime", "rw"}},
+		},
+		Linux: &specs.Linux{
+			Namespaces: []specs.LinuxNamespace{{Type: "pid"}, {Type: "network"}, {Type: "ipc"}, {Type: "uts"}, {Type: "mount"}, {Type: "cgroup"}},
+		},
+	}
+}
+
+func testEnv(t *testing.T) *Env {
+	t.Helper()
+	bundle := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(bundle, "rootfs", "dev"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	host, err := ProbeHost(bundle, "/run/runc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	host.RlimitHard = map[string]uint64{"RLIMIT_NOFILE": 20000}
+	return &Env{Policy: testPolicy(), Host: host}
+}
+
+type ruleCase struct {
+	name     string
+	mutate   func(*specs.Spec)
+	wantDeny bool
+	check    func(*testing.T, *specs.Spec)
+}
+
+func runRuleCases(t *testing.T, r Rule, cases []ruleCase) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := baseSpec()
+			if tc.mutate != nil {
+				tc.mutate(s)
+			}
+			e := testEnv(t)
+			err := r.Apply(e, s)
+			if tc.wantDeny {
+				if !errors.Is(err, ErrPolicyDenied) {
+					t.Fatalf("want denial, got %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("unexpected error: %v", err)
+			}
+			if tc.check != nil {
+				tc.check(t, s)
+			}
+			// Every rule is idempotent on its own output.
+			e2 := testEnv(t)
+			if err := r.Apply(e2, s); err != nil || len(e2.Changes) != 0 {
+				t.Fatalf("second apply: err %v, changes %v", err, e2.Changes)
+			}
+		})
+	}
+}
+
+func TestRuleUser(t *testing.T) {
+	runRuleCases(t, RuleUser, []ruleCase{
+		{name: "root becomes nobody", check: func(t *testing.T, s *specs.Spec) {
+			if s.Process.User.UID != 65534 || s.Process.User.GID != 65534 {
+				t.Fatalf("user %+v", s.Process.User)
+			}
+		}},
+		{name: "non-root uid kept, gid 0 replaced", mutate: func(s *specs.Spec) { s.Process.User.UID = 1000 }, check: func(t *testing.T, s *specs.Spec) {
+			if s.Process.User.UID != 1000 || s.Process.User.GID != 65534 {
+				t.Fatalf("user %+v", s.Process.User)
+			}
+		}},
+		{name: "gid 0 leaves additionalGids", mutate: func(s *specs.Spec) { s.Process.User.AdditionalGids = []uint32{0, 10, 0} }, check: func(t *testing.T, s *specs.Spec) {
+			if !slices.Equal(s.Process.User.AdditionalGids, []uint32{10}) {
+				t.Fatalf("groups %v", s.Process.User.AdditionalGids)
+			}
+		}},
+		{name: "unmapped in user namespace is refused", wantDeny: true, mutate: func(s *specs.Spec) {
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+			s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 1000}}
+		}},
+		{name: "mapped in user namespace passes", mutate: func(s *specs.Spec) {
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+			s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+			s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+		}},
+		{name: "no process is refused", wantDeny: true, mutate: func(s *specs.Spec) { s.Process = nil }},
+	})
+}
+
+func TestRuleCapabilities(t *testing.T) {
+	all := []string{"CAP_SYS_ADMIN", "CAP_NET_BIND_SERVICE", "CAP_NET_RAW", "CAP_CHOWN"}
+	runRuleCases(t, RuleCapabilities, []ruleCase{
+		{name: "only requested NET_BIND_SERVICE survives", check: func(t *testing.T, s *specs.Spec) {
+			c := s.Process.Capabilities
+			for _, set := range [][]string{c.Bounding, c.Effective, c.Permitted} {
+				if !slices.Equal(set, []string{"CAP_NET_BIND_SERVICE"}) {
+					t.Fatalf("set %v", set)
+				}
+			}
+		}},
+		{name: "all five sets intersected", mutate: func(s *specs.Spec) {
+			s.Process.Capabilities = &specs.LinuxCapabilities{Bounding: all, Effective: all, Permitted: all, Inheritable: all, Ambient: all}
+		}, check: func(t *testing.T, s *specs.Spec) {
+			c := s.Process.Capabilities
+			for _, set := range [][]string{c.Bounding, c.Effective, c.Permitted, c.Inheritable, c.Ambient} {
+				if !slices.Equal(set, []string{"CAP_NET_BIND_SERVICE"}) {
+					t.Fatalf("set %v", set)
+				}
+			}
+		}},
+		{name: "not requested, not granted", mutate: func(s *specs.Spec) {
+			s.Process.Capabilities = &specs.LinuxCapabilities{Bounding: []string{"CAP_SYS_ADMIN"}}
+		}, check: func(t *testing.T, s *specs.Spec) {
+			if len(s.Process.Capabilities.Bounding) != 0 {
+				t.Fatalf("bounding %v", s.Process.Capabilities.Bounding)
+			}
+		}},
+		{name: "nil capabilities stay nil", mutate: func(s *specs.Spec) { s.Process.Capabilities = nil }},
+	})
+}
+
+func TestRuleNoNewPrivileges(t *testing.T) {
+	runRuleCases(t, RuleNoNewPrivileges, []ruleCase{
+		{name: "set", check: func(t *testing.T, s *specs.Spec) {
+			if !s.Process.NoNewPrivileges {
+				t.Fatal("not set")
+			}
+		}},
+		{name: "no process", wantDeny: true, mutate: func(s *specs.Spec) { s.Process = nil }},
+	})
+}
+
+func TestRuleCwdFD(t *testing.T) {
+	runRuleCases(t, RuleCwdFD, []ruleCase{
+		{name: "plain cwd", mutate: func(s *specs.Spec) { s.Process.Cwd = "/app" }},
+		{name: "self fd", wantDeny: true, mutate: func(s *specs.Spec) { s.Process.Cwd = "/proc/self/fd/7" }},
+		{name: "pid fd", wantDeny: true, mutate: func(s *specs.Spec) { s.Process.Cwd = "/proc/1/fd/3" }},
+		{name: "thread-self fd", wantDeny: true, mutate: func(s *specs.Spec) { s.Process.Cwd = "/proc/thread-self/fd/8" }},
+		{name: "task fd", wantDeny: true, mutate: func(s *specs.Spec) { s.Process.Cwd = "/proc/12/task/12/fd/8" }},
+		{name: "unclean path", wantDeny: true, mutate: func(s *specs.Spec) { s.Process.Cwd = "/proc//self/./fd/8/" }},
+		{name: "fdinfo is not fd", mutate: func(s *specs.Spec) { s.Process.Cwd = "/proc/self/fdinfo" }},
+	})
+}
+
+func TestRuleRlimits(t *testing.T) {
+	runRuleCases(t, RuleRlimits, []ruleCase{
+		{name: "within", check: func(t *testing.T, s *specs.Spec) {
+			if s.Process.Rlimits[0].Hard != 1024 {
+				t.Fatal("changed")
+			}
+		}},
+		{name: "clamped", mutate: func(s *specs.Spec) {
+			s.Process.Rlimits[0] = specs.POSIXRlimit{Type: "RLIMIT_NOFILE", Hard: 1 << 20, Soft: 1 << 20}
+		}, check: func(t *testing.T, s *specs.Spec) {
+			if rl := s.Process.Rlimits[0]; rl.Hard != 20000 || rl.Soft != 20000 {
+				t.Fatalf("rlimit %+v", rl)
+			}
+		}},
+		{name: "unknown type", wantDeny: true, mutate: func(s *specs.Spec) { s.Process.Rlimits[0].Type = "RLIMIT_BOGUS" }},
+	})
+}
+
+func TestRuleOOMScoreAdj(t *testing.T) {
+	neg, pos := -999, 500
+	runRuleCases(t, RuleOOMScoreAdj, []ruleCase{
+		{name: "negative raised", mutate: func(s *specs.Spec) { s.Process.OOMScoreAdj = &neg }, check: func(t *testing.T, s *specs.Spec) {
+			if *s.Process.OOMScoreAdj != 0 {
+				t.Fatal("not raised")
+			}
+		}},
+		{name: "positive kept", mutate: func(s *specs.Spec) { s.Process.OOMScoreAdj = &pos }, check: func(t *testing.T, s *specs.Spec) {
+			if *s.Process.OOMScoreAdj != 500 {
+				t.Fatal("changed")
+			}
+		}},
+	})
+}
+
+func TestRuleReadonlyRootfs(t *testing.T) {
+	runRuleCases(t, RuleReadonlyRootfs, []ruleCase{
+		{name: "made read-only", check: func(t *testing.T, s *specs.Spec) {
+			if !s.Root.Readonly {
+				t.Fatal("writable")
+			}
+		}},
+		{name: "no root", wantDeny: true, mutate: func(s *specs.Spec) { s.Root = nil }},
+	})
+}
+
+func TestRuleScratchTmpfs(t *testing.T) {
+	runRuleCases(t, RuleScratchTmpfs, []ruleCase{
+		{name: "added", check: func(t *testing.T, s *specs.Spec) {
+			for _, d := range scratchDirs {
+				i := slices.IndexFunc(s.Mounts, func(m specs.Mount) bool { return m.Destination == d })
+				if i < 0 || s.Mounts[i].Type != "tmpfs" || !slices.Contains(s.Mounts[i].Options, "noexec") || !slices.Contains(s.Mounts[i].Options, "size=64m") {
+					t.Fatalf("%s: %+v", d, s.Mounts)
+				}
+			}
+		}},
+		{name: "client mount kept", mutate: func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/tmp/", Type: "bind", Source: "/srv/tmp"})
+		}, check: func(t *testing.T, s *specs.Spec) {
+			n := 0
+			for _, m := range s.Mounts {
+				if filepath.Clean(m.Destination) == "/tmp" {
+					n++
+				}
+			}
+			if n != 1 {
+				t.Fatalf("%d mounts on /tmp", n)
+			}
+		}},
+	})
+}
+
+func TestRuleReadonlySys(t *testing.T) {
+	runRuleCases(t, RuleReadonlySys, []ruleCase{
+		{name: "cgroup made ro", check: func(t *testing.T, s *specs.Spec) {
+			if o := s.Mounts[3].Options; !slices.Contains(o, "ro") || slices.Contains(o, "rw") {
+				t.Fatalf("options %v", o)
+			}
+		}},
+		{name: "sysfs rw made ro", mutate: func(s *specs.Spec) { s.Mounts[2].Options = []string{"rw"} }, check: func(t *testing.T, s *specs.Spec) {
+			if !slices.Equal(s.Mounts[2].Options, []string{"ro"}) {
+				t.Fatalf("options %v", s.Mounts[2].Options)
+			}
+		}},
+	})
+}
+
+func TestRuleMaskedAndReadonlyPaths(t *testing.T) {
+	runRuleCases(t, RuleMaskedPaths, []ruleCase{
+		{name: "floor added", mutate: func(s *specs.Spec) { s.Linux.MaskedPaths = []string{"/proc/kcore", "/custom"} }, check: func(t *testing.T, s *specs.Spec) {
+			if !slices.Equal(s.Linux.MaskedPaths, []string{"/proc/kcore", "/custom", "/proc/kallsyms"}) {
+				t.Fatalf("masked %v", s.Linux.MaskedPaths)
+			}
+		}},
+		{name: "no linux", mutate: func(s *specs.Spec) { s.Linux = nil }},
+	})
+	runRuleCases(t, RuleReadonlyPaths, []ruleCase{
+		{name: "floor added", check: func(t *testing.T, s *specs.Spec) {
+			if !slices.Contains(s.Linux.ReadonlyPaths, "/proc/sys") {
+				t.Fatalf("readonly %v", s.Linux.ReadonlyPaths)
+			}
+		}},
+	})
+}
+
+func bindMount(src string) func(*specs.Spec) {
+	return func(s *specs.Spec) {
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt", Type: "bind", Source: src, Options: []string{"rbind"}})
+	}
+}
+
+func TestRuleHostMounts(t *testing.T) {
+	link := filepath.Join(t.TempDir(), "etc-link")
+	if err := os.Symlink("/etc", link); err != nil {
+		t.Fatal(err)
+	}
+	runRuleCases(t, RuleHostMounts, []ruleCase{
+		{name: "root", wantDeny: true, mutate: bindMount("/")},
+		{name: "docker socket via /var/run", wantDeny: true, mutate: bindMount("/var/run/docker.sock")},
+		{name: "docker socket", wantDeny: true, mutate: bindMount("/run/docker.sock")},
+		{name: "etc file", wantDeny: true, mutate: bindMount("/etc/shadow")},
+		{name: "symlink to etc", wantDeny: true, mutate: bindMount(link)},
+		{name: "proc pid root", wantDeny: true, mutate: bindMount("/proc/1/root")},
+		{name: "dev", wantDeny: true, mutate: bindMount("/dev/sda")},
+		{name: "parent of docker state", wantDeny: true, mutate: bindMount("/var/lib")},
+		{name: "docker state", wantDeny: true, mutate: bindMount("/var/lib/docker")},
+		{name: "kubelet", wantDeny: true, mutate: bindMount("/var/lib/kubelet/")},
+		{name: "runc state root", wantDeny: true, mutate: bindMount("/run/runc/abc")},
+		{name: "bind via options", wantDeny: true, mutate: func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt", Type: "none", Source: "/root", Options: []string{"bind"}})
+		}},
+		{name: "block device fs", wantDeny: true, mutate: func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt", Type: "ext4", Source: "/dev/sda1"})
+		}},
+		{name: "docker's per-container files", mutate: bindMount("/var/lib/docker/containers/abc/hosts")},
+		{name: "cri shm", mutate: bindMount("/run/containerd/io.containerd.grpc.v1.cri/sandboxes/abc/shm")},
+		{name: "a volume", mutate: bindMount("/srv/data")},
+	})
+}
+
+func TestRuleBindOptions(t *testing.T) {
+	runRuleCases(t, RuleBindOptions, []ruleCase{
+		{name: "added", mutate: bindMount("/srv"), check: func(t *testing.T, s *specs.Spec) {
+			o := s.Mounts[len(s.Mounts)-1].Options
+			if !slices.Contains(o, "nosuid") || !slices.Contains(o, "nodev") {
+				t.Fatalf("options %v", o)
+			}
+		}},
+		{name: "suid and dev removed", mutate: func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt", Type: "bind", Source: "/srv", Options: []string{"rbind", "suid", "dev"}})
+		}, check: func(t *testing.T, s *specs.Spec) {
+			if o := s.Mounts[len(s.Mounts)-1].Options; !slices.Equal(o, []string{"rbind", "nosuid", "nodev"}) {
+				t.Fatalf("options %v", o)
+			}
+		}},
+		{name: "non-bind untouched", check: func(t *testing.T, s *specs.Spec) {
+			if len(s.Mounts[0].Options) != 0 {
+				t.Fatal("proc changed")
+			}
+		}},
+	})
+}
+
+func TestRulePropagation(t *testing.T) {
+	runRuleCases(t, RulePropagation, []ruleCase{
+		{name: "private ok", mutate: func(s *specs.Spec) { s.Linux.RootfsPropagation = "rprivate" }},
+		{name: "rshared mount", wantDeny: true, mutate: func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt", Type: "bind", Source: "/srv", Options: []string{"rbind", "rshared"}})
+		}},
+		{name: "shared root", wantDeny: true, mutate: func(s *specs.Spec) { s.Linux.RootfsPropagation = "shared" }},
+	})
+}
+
+func TestRuleDevSymlink(t *testing.T) {
+	e := testEnv(t)
+	s := baseSpec()
+	if err := RuleDevSymlink.Apply(e, s); err != nil {
+		t.Fatalf("plain dev: %v", err)
+	}
+	dev := filepath.Join(e.Host.Bundle, "rootfs", "dev")
+	os.Remove(dev)
+	if err := os.Symlink("/dev", dev); err != nil {
+		t.Fatal(err)
+	}
+	if err := RuleDevSymlink.Apply(e, s); !errors.Is(err, ErrPolicyDenied) {
+		t.Fatalf("symlinked dev: want denial, got %v", err)
+	}
+}
+
+func TestRuleNamespaces(t *testing.T) {
+	runRuleCases(t, RuleNamespaces, []ruleCase{
+		{name: "all private"},
+		{name: "missing added", mutate: func(s *specs.Spec) { s.Linux.Namespaces = s.Linux.Namespaces[:1] }, check: func(t *testing.T, s *specs.Spec) {
+			for _, ns := range PrivateNamespaces {
+				if !hasNamespace(s.Linux, ns) {
+					t.Fatalf("no %s", ns)
+				}
+			}
+		}},
+		{name: "host network by path", wantDeny: true, mutate: func(s *specs.Spec) { s.Linux.Namespaces[1].Path = "/proc/1/ns/net" }},
+		{name: "own pid by path", wantDeny: true, mutate: func(s *specs.Spec) { s.Linux.Namespaces[0].Path = "/proc/self/ns/pid" }},
+		{name: "missing path", wantDeny: true, mutate: func(s *specs.Spec) { s.Linux.Namespaces[0].Path = "/nonexistent/ns" }},
+	})
+}
+
+func TestRuleNamespacesJoinsOtherNamespace(t *testing.T) {
+	e := testEnv(t)
+	s := baseSpec()
+	s.Linux.Namespaces[1].Path = "/var/run/netns/cni-x"
+	e.Host.StatNS = func(string) (NSID, error) { return NSID{Dev: 4, Ino: 1}, nil }
+	if err := RuleNamespaces.Apply(e, s); err != nil {
+		t.Fatalf("joining a pod's namespace: %v", err)
+	}
+}
+
+func TestRuleCgroupLimits(t *testing.T) {
+	runRuleCases(t, RuleCgroupLimits, []ruleCase{
+		{name: "defaults", check: func(t *testing.T, s *specs.Spec) {
+			r := s.Linux.Resources
+			if *r.Memory.Limit != 256<<20 || *r.Pids.Limit != 512 {
+				t.Fatalf("limits %d %d", *r.Memory.Limit, *r.Pids.Limit)
+			}
+		}},
+		{name: "unlimited replaced", mutate: func(s *specs.Spec) {
+			s.Linux.Resources = &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: i64(-1), Swap: i64(-1)}, Pids: &specs.LinuxPids{Limit: i64(0)}}
+		}, check: func(t *testing.T, s *specs.Spec) {
+			r := s.Linux.Resources
+			if *r.Memory.Limit != 256<<20 || *r.Memory.Swap != 256<<20 || *r.Pids.Limit != 512 {
+				t.Fatalf("limits %d %d %d", *r.Memory.Limit, *r.Memory.Swap, *r.Pids.Limit)
+			}
+		}},
+		{name: "client limits kept, never raised", mutate: func(s *specs.Spec) {
+			s.Linux.Resources = &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: i64(1 << 30)}, Pids: &specs.LinuxPids{Limit: i64(50)}}
+		}, check: func(t *testing.T, s *specs.Spec) {
+			r := s.Linux.Resources
+			if *r.Memory.Limit != 1<<30 || *r.Pids.Limit != 50 {
+				t.Fatalf("limits %d %d", *r.Memory.Limit, *r.Pids.Limit)
+			}
+		}},
+		{name: "above max clamped", mutate: func(s *specs.Spec) {
+			s.Linux.Resources = &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: i64(100000)}}
+		}, check: func(t *testing.T, s *specs.Spec) {
+			if *s.Linux.Resources.Pids.Limit != 4096 {
+				t.Fatalf("pids %d", *s.Linux.Resources.Pids.Limit)
+			}
+		}},
+	})
+}
+
+func TestRuleDevices(t *testing.T) {
+	runRuleCases(t, RuleDevices, []ruleCase{
+		{name: "cgroup deny-all", check: func(t *testing.T, s *specs.Spec) {
+			d := s.Linux.Resources.Devices
+			if d[0].Allow || d[0].Access != "rwm" || len(d) != len(SafeDevices)+2 {
+				t.Fatalf("devices %+v", d)
+			}
+		}},
+		{name: "safe device", mutate: func(s *specs.Spec) {
+			s.Linux.Devices = []specs.LinuxDevice{{Path: "/dev/null", Type: "c", Major: 1, Minor: 3}}
+		}},
+		{name: "host disk", wantDeny: true, mutate: func(s *specs.Spec) {
+			s.Linux.Devices = []specs.LinuxDevice{{Path: "/dev/sda", Type: "b", Major: 8, Minor: 0}}
+		}},
+		{name: "safe name, wrong numbers", wantDeny: true, mutate: func(s *specs.Spec) {
+			s.Linux.Devices = []specs.LinuxDevice{{Path: "/dev/null", Type: "c", Major: 1, Minor: 1}}
+		}},
+	})
+}
+
+func TestRuleHooks(t *testing.T) {
+	hook := func(path string) func(*specs.Spec) {
+		return func(s *specs.Spec) { s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: path}}} }
+	}
+	runRuleCases(t, RuleHooks, []ruleCase{
+		{name: "none"},
+		{name: "allowlisted", mutate: hook("/usr/bin/dockerd")},
+		{name: "other", wantDeny: true, mutate: hook("/bin/sh")},
+	})
+}
+
+func TestRuleSysctls(t *testing.T) {
+	runRuleCases(t, RuleSysctls, []ruleCase{
+		{name: "safe", mutate: func(s *specs.Spec) { s.Linux.Sysctl = map[string]string{"kernel.shm_rmid_forced": "1"} }},
+		{name: "net with private netns", mutate: func(s *specs.Spec) {
+			s.Linux.Sysctl = map[string]string{"net.ipv4.ip_unprivileged_port_start": "0"}
+		}},
+		{name: "net without netns", wantDeny: true, mutate: func(s *specs.Spec) {
+			s.Linux.Namespaces = s.Linux.Namespaces[:1]
+			s.Linux.Sysctl = map[string]string{"net.ipv4.ip_forward": "1"}
+		}},
+		{name: "kernel", wantDeny: true, mutate: func(s *specs.Spec) { s.Linux.Sysctl = map[string]string{"kernel.core_pattern": "|/x"} }},
+	})
+}
+
+func TestRuleSeccomp(t *testing.T) {
+	runRuleCases(t, RuleSeccomp, []ruleCase{
+		{name: "unconfined replaced", check: func(t *testing.T, s *specs.Spec) {
+			if s.Linux.Seccomp == nil || s.Linux.Seccomp.DefaultAction != specs.ActErrno {
+				t.Fatal("no profile")
+			}
+		}},
+		{name: "allow-all replaced", mutate: func(s *specs.Spec) {
+			s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow}
+		}, check: func(t *testing.T, s *specs.Spec) {
+			if s.Linux.Seccomp.DefaultAction != specs.ActErrno {
+				t.Fatal("allow-all kept")
+			}
+		}},
+	})
+}
+
+// TestRulesDoNotAliasPolicy: a rule must copy policy data, or hardening one
+// container would change the profile for the next.
+func TestRulesDoNotAliasPolicy(t *testing.T) {
+	e := testEnv(t)
+	s := baseSpec()
+	if err := RuleSeccomp.Apply(e, s); err != nil {
+		t.Fatal(err)
+	}
+	s.Linux.Seccomp.Syscalls[0].Names[0] = "ptrace"
+	if e.Policy.Seccomp.Syscalls[0].Names[0] != "read" {
+		t.Fatal("rule aliased the policy's profile")
+	}
+}

@@ -1,0 +1,84 @@
+package sandbox
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func writeFile(t *testing.T, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "config.json")
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestLoadSpecRefusals(t *testing.T) {
+	cases := map[string]string{
+		"garbage":        "not json",
+		"truncated":      `{"ociVersion":"1.0.2","process":{"args":["sh"]`,
+		"unknown field":  `{"ociVersion":"1.0.2","surprise":true}`,
+		"future version": `{"ociVersion":"2.0.0"}`,
+		"newer minor":    `{"ociVersion":"1.9.0"}`,
+		"no version":     `{}`,
+		"trailing data":  `{"ociVersion":"1.0.2"} {}`,
+		"wrong type":     `{"ociVersion":"1.0.2","process":{"user":{"uid":"root"}}}`,
+	}
+	for name, content := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, _, err := LoadSpec(writeFile(t, content))
+			if !errors.Is(err, ErrInvalidConfig) {
+				t.Fatalf("want ErrInvalidConfig, got %v", err)
+			}
+		})
+	}
+}
+
+func TestLoadSpecAcceptsVersions(t *testing.T) {
+	for _, v := range []string{"1.0.0", "1.0.2-dev", "1.1.0", "1.2.1", "1.3.0"} {
+		if _, _, err := LoadSpec(writeFile(t, `{"ociVersion":"`+v+`"}`)); err != nil {
+			t.Errorf("%s: %v", v, err)
+		}
+	}
+}
+
+func TestLoadSpecSizeLimit(t *testing.T) {
+	big := `{"ociVersion":"1.0.2","annotations":{"a":"` + strings.Repeat("x", MaxConfigSize) + `"}}`
+	_, _, err := LoadSpec(writeFile(t, big))
+	if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), "larger than") {
+		t.Fatalf("want size error, got %v", err)
+	}
+}
+
+func TestSaveAtomic(t *testing.T) {
+	p := writeFile(t, "old")
+	if err := SaveAtomic(p, []byte("new")); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(p)
+	fi, _ := os.Stat(p)
+	if string(got) != "new" || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("content %q mode %v", got, fi.Mode())
+	}
+	left, _ := filepath.Glob(filepath.Join(filepath.Dir(p), tempPrefix+"*"))
+	if len(left) != 0 {
+		t.Fatalf("temporary files left: %v", left)
+	}
+}
+
+func TestRemoveStaleTemps(t *testing.T) {
+	p := writeFile(t, "x")
+	stale := filepath.Join(filepath.Dir(p), tempPrefix+"config.json.123")
+	os.WriteFile(stale, []byte("partial"), 0o600)
+	RemoveStaleTemps(p)
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Fatal("stale temp kept")
+	}
+	if _, err := os.Stat(p); err != nil {
+		t.Fatal("config removed")
+	}
+}
