@@ -95,7 +95,20 @@ var Allowed = [][]string{
 // archSpecific lists syscalls that exist only on some architectures.
 var archSpecific = map[string][]string{
 	"amd64": {"arch_prctl"},
-	"arm":   {"arm_fadvise64_64", "breakpoint", "cacheflush", "set_tls"},
+	// 32-bit arm: the 32-bit uid calls, the 64-bit file calls and the
+	// time64 calls that a 32-bit libc uses in place of the generic ones.
+	"arm": {"arm_fadvise64_64", "breakpoint", "cacheflush", "set_tls", "mmap2", "_llseek",
+		"fstat64", "fstatat64", "lstat64", "stat64", "statfs64", "fstatfs64", "fcntl64",
+		"ftruncate64", "truncate64", "sendfile64", "ugetrlimit",
+		"sigreturn", "_newselect", "send", "recv",
+		"chown32", "fchown32", "lchown32", "getuid32", "geteuid32", "getgid32", "getegid32",
+		"getgroups32", "setgroups32", "setuid32", "setgid32", "setreuid32", "setregid32",
+		"setresuid32", "setresgid32", "getresuid32", "getresgid32", "setfsuid32", "setfsgid32",
+		"clock_gettime64", "clock_getres_time64", "clock_nanosleep_time64", "futex_time64",
+		"ppoll_time64", "pselect6_time64", "recvmmsg_time64", "rt_sigtimedwait_time64",
+		"semtimedop_time64", "timer_gettime64", "timer_settime64", "timerfd_gettime64",
+		"timerfd_settime64", "utimensat_time64", "io_pgetevents_time64",
+		"mq_timedsend_time64", "mq_timedreceive_time64", "sched_rr_get_interval_time64"},
 }
 
 // archNames maps GOARCH to libseccomp's architecture names.
