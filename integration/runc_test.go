@@ -73,7 +73,7 @@ func TestDenials(t *testing.T) {
 				}
 			}
 		}},
-		{"hook", `hook /bin/sh (resolves to`, func(s *specs.Spec) {
+		{"hook", `hook /bin/sh (args [], resolves to`, func(s *specs.Spec) {
 			s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: "/bin/sh"}}}
 		}},
 		{"sysctl", `sysctl kernel.core_pattern is not in the safe set (rule sysctls)`, func(s *specs.Spec) {
@@ -95,7 +95,8 @@ func TestDenials(t *testing.T) {
 					t.Fatalf("%s stderr %q, want %q", cmd, r.stderr, tc.want)
 				}
 				line := c.lastLogLine()
-				if line["level"] != "error" || line["msg"] != strings.TrimSpace(r.stderr) || line["time"] == "" {
+				first, _, _ := strings.Cut(r.stderr, "\n")
+				if line["level"] != "error" || line["msg"] != first || line["time"] == "" || !strings.Contains(r.stderr, "\nrunh: hint: ") {
 					t.Fatalf("log line %v", line)
 				}
 				if after, _ := os.ReadFile(c.config()); !bytes.Equal(before, after) {

@@ -48,7 +48,12 @@ func Restricted() *Profile {
 			PidsMax:       4096,
 			TmpfsSize:     "64m",
 			Seccomp:       seccomp.Default(),
-			HookAllow:     []string{"/usr/bin/dockerd", "/usr/sbin/dockerd", "/usr/local/bin/dockerd"},
+			// Docker's networking hook: /proc/<dockerd pid>/exe libnetwork-setkey.
+			HookAllow: []sandbox.HookRule{
+				{Exe: "/usr/bin/dockerd", Arg0: "libnetwork-setkey"},
+				{Exe: "/usr/sbin/dockerd", Arg0: "libnetwork-setkey"},
+				{Exe: "/usr/local/bin/dockerd", Arg0: "libnetwork-setkey"},
+			},
 			SafeSysctls: []string{
 				"kernel.shm_rmid_forced",
 				"net.ipv4.ip_local_port_range",

@@ -94,13 +94,19 @@ func fail(log *Logger, err error) int {
 	return 1
 }
 
-// denied reports a policy denial with runh's wording.
+// denied reports a policy denial with runh's wording. The hint goes to
+// stderr only: the log's last error line stays the denial itself, which is
+// what engines show.
 func (c *call) denied(err error) int {
 	var ds sandbox.Denials
 	if errors.As(err, &ds) && len(ds) > 0 {
 		err = ds[0]
 	}
 	c.log.Error(err.Error())
+	var d *sandbox.Denial
+	if errors.As(err, &d) && d.Hint != "" && c.log.Path != "/dev/stderr" {
+		fmt.Fprintf(os.Stderr, "runh: hint: %s\n", d.Hint)
+	}
 	return 1
 }
 

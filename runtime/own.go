@@ -142,6 +142,9 @@ func runCheck(w io.Writer, bundle, profile, stateRoot string) error {
 	if errors.As(herr, &ds) {
 		for _, d := range ds {
 			fmt.Fprintf(w, "denied: %s\n", d)
+			if d.Hint != "" {
+				fmt.Fprintf(w, "        hint: %s\n", d.Hint)
+			}
 		}
 		return ds
 	}
@@ -204,7 +207,9 @@ func showProfile(w io.Writer, p *profiles.Profile) {
 		}
 		fmt.Fprintf(w, "  seccomp             default %s, %d syscall rules, architectures %v\n", pol.Seccomp.DefaultAction, n, pol.Seccomp.Architectures)
 	}
-	fmt.Fprintf(w, "  hook allowlist      %v\n", pol.HookAllow)
+	for _, h := range pol.HookAllow {
+		fmt.Fprintf(w, "  hook allowed        %s as %q\n", h.Exe, h.Arg0)
+	}
 	fmt.Fprintf(w, "  safe sysctls        %v, net.* with a private network namespace\n\n", pol.SafeSysctls)
 	fmt.Fprintf(w, "rules (applied in order; [exec] also hardens exec processes):\n")
 	for _, r := range p.Rules {

@@ -143,7 +143,7 @@ func TestDenialLeavesConfigAndCallsNoRunc(t *testing.T) {
 		t.Fatalf("code %d stdout %q", code, out)
 	}
 	want := `runh: denied by profile "restricted": linux.devices[0]: device /dev/sda (b 8:0) is not allowed (rule devices)`
-	if strings.TrimSpace(stderr) != want {
+	if stderr != want+"\nrunh: hint: runh passes no host devices: --privileged and --device are not supported\n" {
 		t.Fatalf("stderr %q", stderr)
 	}
 	logData, _ := os.ReadFile(logPath)

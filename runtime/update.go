@@ -141,7 +141,8 @@ func resourcesFromFlags(a *cmdArgs) (*specs.LinuxResources, error) {
 // refused, because older runtime-spec releases read it as unlimited.
 func CheckUpdate(p *sandbox.Policy, r *specs.LinuxResources) error {
 	deny := func(field, format string, args ...any) error {
-		return &sandbox.Denial{Field: field, Rule: "cgroup-limits", Reason: fmt.Sprintf(format, args...)}
+		return &sandbox.Denial{Field: field, Rule: "cgroup-limits", Reason: fmt.Sprintf(format, args...),
+			Hint: "set a finite limit within the profile's maximum (runh profile show); removing a limit is not allowed"}
 	}
 	if r.Memory != nil && r.Memory.Limit != nil {
 		v := *r.Memory.Limit

@@ -26,8 +26,9 @@ type Policy struct {
 	TmpfsSize string
 	// Seccomp is the profile every container gets.
 	Seccomp *specs.LinuxSeccomp
-	// HookAllow lists the resolved executables a hook may run.
-	HookAllow []string
+	// HookAllow lists the hooks that may run, by resolved executable and
+	// argv[0].
+	HookAllow []HookRule
 	// SafeSysctls may be set always; net.* only with a private network
 	// namespace.
 	SafeSysctls []string
@@ -50,6 +51,14 @@ func (p *Policy) CapAllowed(cap string, requested map[string]bool) bool {
 		}
 	}
 	return false
+}
+
+// HookRule allows a hook whose executable resolves to Exe and, if Arg0 is
+// set, whose args[0] is Arg0. dockerd is allowed only as libnetwork-setkey:
+// dockerd run with other arguments by a hook would be a root daemon.
+type HookRule struct {
+	Exe  string
+	Arg0 string
 }
 
 // Host is what the rules need to know about the machine and the call.

@@ -24,6 +24,9 @@ type Denial struct {
 	Field   string
 	Rule    string
 	Reason  string
+	// Hint says how to get a container through: what to change, or why
+	// there is no way around the rule.
+	Hint string
 }
 
 func (d *Denial) Error() string {

@@ -12,6 +12,7 @@ import (
 type Rule struct {
 	Name    string
 	Doc     string
+	Hint    string
 	Process bool
 	Apply   func(*Env, *specs.Spec) error
 }
@@ -25,6 +26,11 @@ type Check struct {
 	Process bool
 	Verify  func(*Policy, *specs.Spec) error
 }
+
+// checkHint explains a failed invariant check: the rules should have made
+// the spec pass, so a failure is runh's bug, and the container is refused
+// rather than run weaker.
+const checkHint = "a hardening rule left the spec weaker than the profile allows; the container was refused to stay safe. Please report this with the output of `runh check`"
 
 // Mode says whether a run stops at the first denial (create, exec) or
 // collects all of them (runh check).
@@ -40,7 +46,7 @@ const (
 // profile. With processOnly, only process rules and checks run.
 func Harden(env *Env, profile string, rules []Rule, checks []Check, s *specs.Spec, mode Mode, processOnly bool) error {
 	var all Denials
-	record := func(name string, err error) error {
+	record := func(name, hint string, err error) error {
 		var d *Denial
 		if !errors.As(err, &d) {
 			// Not a policy decision (e.g. an unreadable path): still a
@@ -51,6 +57,9 @@ func Harden(env *Env, profile string, rules []Rule, checks []Check, s *specs.Spe
 		d.Profile = profile
 		if d.Rule == "" {
 			d.Rule = name
+		}
+		if d.Hint == "" {
+			d.Hint = hint
 		}
 		if mode == StopAtFirst {
 			return d
@@ -64,7 +73,7 @@ func Harden(env *Env, profile string, rules []Rule, checks []Check, s *specs.Spe
 		}
 		env.rule = r.Name
 		if err := r.Apply(env, s); err != nil {
-			if err := record(r.Name, err); err != nil {
+			if err := record(r.Name, r.Hint, err); err != nil {
 				return err
 			}
 		}
@@ -78,7 +87,7 @@ func Harden(env *Env, profile string, rules []Rule, checks []Check, s *specs.Spe
 				continue
 			}
 			if err := c.Verify(env.Policy, s); err != nil {
-				if err := record(c.Name, err); err != nil {
+				if err := record(c.Name, checkHint, err); err != nil {
 					return err
 				}
 			}

@@ -17,6 +17,7 @@ import (
 var RuleReadonlyRootfs = Rule{
 	Name: "readonly-rootfs",
 	Doc:  "root.readonly is true",
+	Hint: "the bundle needs a root.path; software that writes should use /tmp or a volume",
 	Apply: func(e *Env, s *specs.Spec) error {
 		if s.Root == nil || s.Root.Path == "" {
 			return deny("root.path", "a root filesystem is required")
@@ -158,6 +159,7 @@ func within(p, dir string) bool {
 var RuleHostMounts = Rule{
 	Name: "host-mounts",
 	Doc:  "bind mounts of /, /proc, /sys, /dev, /boot, /etc, /root, the engines' sockets and state, runc's root, and their parents are refused",
+	Hint: "mount a dedicated directory or a named volume, not a host system path or an engine's socket or state",
 	Apply: func(e *Env, s *specs.Spec) error {
 		trees := sensitiveTrees
 		if e.Host != nil && e.Host.StateRoot != "" {
@@ -222,6 +224,7 @@ var RuleBindOptions = Rule{
 var RulePropagation = Rule{
 	Name: "mount-propagation",
 	Doc:  "shared/rshared propagation is refused, in mounts and linux.rootfsPropagation",
+	Hint: "use private or slave propagation (rprivate, rslave)",
 	Apply: func(e *Env, s *specs.Spec) error {
 		for i, m := range s.Mounts {
 			for _, o := range m.Options {
@@ -242,6 +245,7 @@ var RulePropagation = Rule{
 var RuleDevSymlink = Rule{
 	Name: "dev-symlink",
 	Doc:  "a rootfs/dev that is a symlink is refused (CVE-2026-41579)",
+	Hint: "the image's /dev must be a plain directory",
 	Apply: func(e *Env, s *specs.Spec) error {
 		if s.Root == nil || s.Root.Path == "" {
 			return nil

@@ -71,6 +71,7 @@ func hasNamespace(l *specs.Linux, t specs.LinuxNamespaceType) bool {
 var RuleNamespaces = Rule{
 	Name: "private-namespaces",
 	Doc:  "pid, ipc, uts, mount, network and cgroup namespaces are private; joining the host's is refused",
+	Hint: "do not share the host's namespaces (--network/--pid/--ipc/--uts host); every container gets its own",
 	Apply: func(e *Env, s *specs.Spec) error {
 		l := ensureLinux(s)
 		for _, t := range PrivateNamespaces {
@@ -169,6 +170,7 @@ var SafeDevices = []safeDevice{
 var RuleDevices = Rule{
 	Name: "devices",
 	Doc:  "only null, zero, full, random, urandom, tty, console and ptmx; the device cgroup is deny-all plus those",
+	Hint: "runh passes no host devices: --privileged and --device are not supported",
 	Apply: func(e *Env, s *specs.Spec) error {
 		if s.Linux != nil {
 			for i, d := range s.Linux.Devices {
@@ -208,6 +210,7 @@ func deviceRuleEqual(a, b specs.LinuxDeviceCgroup) bool {
 var RuleHooks = Rule{
 	Name: "hooks",
 	Doc:  "hooks run as root on the host, so only allowlisted executables (dockerd's libnetwork-setkey) may run",
+	Hint: "only Docker's libnetwork-setkey hook may run; remove the hook or ask the operator to allowlist it",
 	Apply: func(e *Env, s *specs.Spec) error {
 		if s.Hooks == nil {
 			return nil
@@ -222,8 +225,10 @@ var RuleHooks = Rule{
 		} {
 			for i, h := range kind.hooks {
 				exe := e.resolveExe(h.Path)
-				if !slices.Contains(e.Policy.HookAllow, exe) {
-					return deny(fmt.Sprintf("hooks.%s[%d]", kind.name, i), "hook %s (resolves to %s) is not on the hook allowlist", h.Path, exe)
+				if !slices.ContainsFunc(e.Policy.HookAllow, func(r HookRule) bool {
+					return r.Exe == exe && (r.Arg0 == "" || len(h.Args) > 0 && h.Args[0] == r.Arg0)
+				}) {
+					return deny(fmt.Sprintf("hooks.%s[%d]", kind.name, i), "hook %s (args %q, resolves to %s) is not on the hook allowlist", h.Path, h.Args, exe)
 				}
 			}
 		}
@@ -237,6 +242,7 @@ var RuleHooks = Rule{
 var RuleSysctls = Rule{
 	Name: "sysctls",
 	Doc:  "only Kubernetes' safe sysctls, plus net.* with a private network namespace",
+	Hint: "only namespaced safe sysctls are allowed (runh profile show lists them)",
 	Apply: func(e *Env, s *specs.Spec) error {
 		if s.Linux == nil {
 			return nil

@@ -16,6 +16,7 @@ import (
 var RuleUser = Rule{
 	Name:    "non-root-user",
 	Doc:     "uid 0 / gid 0 become the profile's non-root user; gid 0 leaves additionalGids",
+	Hint:    "map the profile's non-root user in linux.uidMappings/gidMappings, or run as a mapped non-root user",
 	Process: true,
 	Apply: func(e *Env, s *specs.Spec) error {
 		p, err := needProcess(s)
@@ -131,6 +132,7 @@ var fdCwd = regexp.MustCompile(`^/proc/(self|thread-self|[0-9]+)(/task/[0-9]+)?/
 var RuleCwdFD = Rule{
 	Name:    "cwd-fd",
 	Doc:     "process.cwd under /proc/self/fd or /proc/<pid>/fd is refused (CVE-2024-21626)",
+	Hint:    "set process.cwd to a directory inside the container",
 	Process: true,
 	Apply: func(e *Env, s *specs.Spec) error {
 		if s.Process == nil {
@@ -170,6 +172,7 @@ var rlimitResources = map[string]int{
 var RuleRlimits = Rule{
 	Name:    "rlimits",
 	Doc:     "process.rlimits are clamped to runh's own hard limits",
+	Hint:    "use a known RLIMIT_* type",
 	Process: true,
 	Apply: func(e *Env, s *specs.Spec) error {
 		if s.Process == nil {

@@ -24,7 +24,7 @@ func testPolicy() *Policy {
 		Seccomp: &specs.LinuxSeccomp{DefaultAction: specs.ActErrno, DefaultErrnoRet: &eperm,
 			Architectures: []specs.Arch{specs.ArchX86_64},
 			Syscalls:      []specs.LinuxSyscall{{Names: []string{"read"}, Action: specs.ActAllow}}},
-		HookAllow:     []string{"/usr/bin/dockerd"},
+		HookAllow:     []HookRule{{Exe: "/usr/bin/dockerd", Arg0: "libnetwork-setkey"}},
 		SafeSysctls:   []string{"kernel.shm_rmid_forced"},
 		MaskedPaths:   []string{"/proc/kcore", "/proc/kallsyms"},
 		ReadonlyPaths: []string{"/proc/sys"},
@@ -461,13 +461,15 @@ func TestRuleDevices(t *testing.T) {
 }
 
 func TestRuleHooks(t *testing.T) {
-	hook := func(path string) func(*specs.Spec) {
-		return func(s *specs.Spec) { s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: path}}} }
+	hook := func(path string, args ...string) func(*specs.Spec) {
+		return func(s *specs.Spec) { s.Hooks = &specs.Hooks{Prestart: []specs.Hook{{Path: path, Args: args}}} }
 	}
 	runRuleCases(t, RuleHooks, []ruleCase{
 		{name: "none"},
-		{name: "allowlisted", mutate: hook("/usr/bin/dockerd")},
-		{name: "other", wantDeny: true, mutate: hook("/bin/sh")},
+		{name: "docker setkey", mutate: hook("/usr/bin/dockerd", "libnetwork-setkey", "-exec-root=/run/docker", "id", "net")},
+		{name: "dockerd as a daemon", wantDeny: true, mutate: hook("/usr/bin/dockerd", "dockerd", "-H", "tcp://0.0.0.0:2375")},
+		{name: "dockerd without args", wantDeny: true, mutate: hook("/usr/bin/dockerd")},
+		{name: "other", wantDeny: true, mutate: hook("/bin/sh", "sh", "-c", "id")},
 	})
 }
 
