@@ -109,9 +109,7 @@ func (c *call) hardenBundle(bundle string) (*hardened, error) {
 	if err := sandbox.Harden(env, c.profile.Name, c.profile.Rules, c.profile.Checks, s, sandbox.StopAtFirst, false); err != nil {
 		return nil, err
 	}
-	for _, ch := range env.Changes {
-		c.log.Debugf("profile %q: %s", c.profile.Name, ch)
-	}
+	c.log.Debugs(changeLines(c.profile.Name, "", env.Changes))
 	out, err := json.Marshal(s)
 	if err != nil {
 		return nil, fmt.Errorf("encode %s: %w", path, err)
@@ -164,4 +162,12 @@ func readPidFile(path string) (int, error) {
 		return 0, fmt.Errorf("bad pid file %s: %q", path, data)
 	}
 	return pid, nil
+}
+
+func changeLines(profile, prefix string, changes []sandbox.Change) []string {
+	lines := make([]string, len(changes))
+	for i, ch := range changes {
+		lines[i] = fmt.Sprintf("profile %q: %s%s", profile, prefix, ch)
+	}
+	return lines
 }

@@ -73,9 +73,7 @@ func (c *call) exec() int {
 		}
 		return fail(c.log, err)
 	}
-	for _, ch := range env.Changes {
-		c.log.Debugf("profile %q: exec: %s", c.profile.Name, ch)
-	}
+	c.log.Debugs(changeLines(c.profile.Name, "exec: ", env.Changes))
 	data, err := json.Marshal(p)
 	if err != nil {
 		return fail(c.log, err)

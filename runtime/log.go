@@ -21,7 +21,7 @@ func newLogger(g Globals) *Logger {
 	return &Logger{Path: g.Log, Format: g.LogFormat, Debug: g.Debug}
 }
 
-// Error reports a failure on stderr and in the log file.
+// Error reports a failure on stderr and in the log file, as runc does.
 func (l *Logger) Error(msg string) {
 	msg = "runh: " + msg
 	if l.Path != "/dev/stderr" {
@@ -33,25 +33,32 @@ func (l *Logger) Error(msg string) {
 // Warn logs a warning to the log file (or stderr without one).
 func (l *Logger) Warn(msg string) { l.logOnly("warning", msg) }
 
-// Debugf logs only with --debug.
-func (l *Logger) Debugf(format string, args ...any) {
-	if l.Debug {
-		l.logOnly("debug", fmt.Sprintf(format, args...))
+// Debugs logs msgs, in one write, only with --debug.
+func (l *Logger) Debugs(msgs []string) {
+	if l.Debug && len(msgs) > 0 {
+		l.logOnly("debug", msgs...)
 	}
 }
 
-func (l *Logger) logOnly(level, msg string) {
-	msg = "runh: " + msg
+func (l *Logger) logOnly(level string, msgs ...string) {
+	for i, m := range msgs {
+		msgs[i] = "runh: " + m
+	}
 	if l.Path == "" {
-		fmt.Fprintln(os.Stderr, msg)
+		fmt.Fprintln(os.Stderr, strings.Join(msgs, "\n"))
 		return
 	}
-	l.write(level, msg)
+	l.write(level, msgs...)
 }
 
-func (l *Logger) write(level, msg string) {
+func (l *Logger) write(level string, msgs ...string) {
 	if l.Path == "" {
 		return
+	}
+	var buf []byte
+	now := time.Now()
+	for _, m := range msgs {
+		buf = append(buf, FormatLine(l.Format, level, m, now)...)
 	}
 	// O_APPEND without O_TRUNC, as runc opens it: the file is shared with
 	// runc and the engine.
@@ -61,7 +68,7 @@ func (l *Logger) write(level, msg string) {
 		return
 	}
 	defer f.Close()
-	f.Write(FormatLine(l.Format, level, msg, time.Now()))
+	f.Write(buf)
 }
 
 // FormatLine renders one log line the way runc's logrus does: JSON
