@@ -7,15 +7,19 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/runh-dev/runh/runtime.Version=$(VERSION)
 SOURCES := $(shell find . -name '*.go' -not -path './_build/*') go.mod go.sum
 
-.PHONY: all build demo test unit integration vet deps clean
+.PHONY: all build demo test unit integration vet deps clean generate
 
 all: build
 
-build: bin/runh bin/runc
+build: bin/runh bin/runc bin/runh-init
 
 # runh itself is pure Go: static, no cgo, fast to start.
 bin/runh: $(SOURCES)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $@ ./cmd/runh
+
+# The seccomp fast path's init: static, tiny, and installed next to runh.
+bin/runh-init: seccomp/init/runh-init.c
+	$(CC) -static -Os -s -Wall -Wextra -Werror -o $@ $<
 
 # The real runc, from the version pinned in go.mod, so every test runs
 # against a known runc.
@@ -27,6 +31,11 @@ deps:
 
 demo: deps build
 	./scripts/demo.sh
+
+# Regenerate seccomp/default.json and the precompiled filters from the Go
+# profile (needs libseccomp-dev). A test fails when they are stale.
+generate:
+	$(GO) generate ./seccomp
 
 vet:
 	$(GO) vet ./...

@@ -98,6 +98,7 @@ func Restricted() *Profile {
 			sandbox.RuleDevices,
 			sandbox.RuleHooks,
 			sandbox.RuleSeccomp,
+			sandbox.RuleSeccompExec,
 		},
 		Checks: []sandbox.Check{
 			sandbox.CheckNonRoot,
@@ -108,6 +109,7 @@ func Restricted() *Profile {
 			sandbox.CheckNamespaces,
 			sandbox.CheckLimits,
 			sandbox.CheckDevices,
+			sandbox.CheckSeccompExec,
 		},
 	}
 }

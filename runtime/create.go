@@ -105,11 +105,15 @@ func (c *call) hardenBundle(bundle string) (*hardened, error) {
 	if err != nil {
 		return nil, err
 	}
+	whyNotFast := setupFastPath(host)
 	env := &sandbox.Env{Policy: &c.profile.Policy, Host: host}
 	if err := sandbox.Harden(env, c.profile.Name, c.profile.Rules, c.profile.Checks, s, sandbox.StopAtFirst, false); err != nil {
 		return nil, err
 	}
 	c.log.Debugs(changeLines(c.profile.Name, "", env.Changes))
+	if whyNotFast != nil {
+		c.log.Warn(whyNotFast.Error())
+	}
 	out, err := json.Marshal(s)
 	if err != nil {
 		return nil, fmt.Errorf("encode %s: %w", path, err)

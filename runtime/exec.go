@@ -66,6 +66,9 @@ func (c *call) exec() int {
 	if err != nil {
 		return fail(c.log, err)
 	}
+	if host.ExecViaInit, err = c.execViaInit(id); err != nil {
+		return fail(c.log, fmt.Errorf("exec: container %s: %w", id, err))
+	}
 	env := &sandbox.Env{Policy: &c.profile.Policy, Host: host}
 	if err := sandbox.HardenProcess(env, c.profile.Name, c.profile.Rules, c.profile.Checks, p); err != nil {
 		if errors.Is(err, sandbox.ErrPolicyDenied) {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/runh-dev/runh/profiles"
 	"github.com/runh-dev/runh/sandbox"
+	"github.com/runh-dev/runh/seccomp"
 )
 
 const helpDescription = `runh is a drop-in for runc that hardens every container. Register it where
@@ -205,7 +206,8 @@ func showProfile(w io.Writer, p *profiles.Profile) {
 		for _, sc := range pol.Seccomp.Syscalls {
 			n += len(sc.Names)
 		}
-		fmt.Fprintf(w, "  seccomp             default %s, %d syscall rules, architectures %v\n", pol.Seccomp.DefaultAction, n, pol.Seccomp.Architectures)
+		fmt.Fprintf(w, "  seccomp             default %s, %d syscall names, native architecture only (compat: %v); precompiled for %v\n",
+			pol.Seccomp.DefaultAction, n, pol.SeccompCompat, seccomp.PrecompiledArches)
 	}
 	for _, h := range pol.HookAllow {
 		fmt.Fprintf(w, "  hook allowed        %s as %q\n", h.Exe, h.Arg0)

@@ -93,7 +93,11 @@ func VerifyProcess(pid int, s *specs.Spec, host *sandbox.Host, limits bool) erro
 	if st["NoNewPrivs"] != "1" {
 		return fmt.Errorf("NoNewPrivs is %q, want 1", st["NoNewPrivs"])
 	}
-	if st["Seccomp"] != "2" {
+	if fastPath(s) {
+		if err := verifyFastPath(pid, s); err != nil {
+			return err
+		}
+	} else if st["Seccomp"] != "2" {
 		return fmt.Errorf("Seccomp is %q, want 2 (filter)", st["Seccomp"])
 	}
 	for _, t := range sandbox.PrivateNamespaces {

@@ -13,7 +13,7 @@ var CheckNonRoot = Check{
 	Name:    "check-non-root",
 	Doc:     "uid, gid and additionalGids are not 0",
 	Process: true,
-	Verify: func(_ *Policy, s *specs.Spec) error {
+	Verify: func(_ *Env, s *specs.Spec) error {
 		if s.Process == nil {
 			return deny("process", "no process")
 		}
@@ -30,7 +30,8 @@ var CheckCapabilities = Check{
 	Name:    "check-capabilities",
 	Doc:     "no capability outside the allowlist in any of the five sets",
 	Process: true,
-	Verify: func(p *Policy, s *specs.Spec) error {
+	Verify: func(e *Env, s *specs.Spec) error {
+		p := e.Policy
 		if s.Process == nil || s.Process.Capabilities == nil {
 			return nil
 		}
@@ -55,7 +56,7 @@ var CheckNoNewPrivileges = Check{
 	Name:    "check-no-new-privileges",
 	Doc:     "process.noNewPrivileges is true",
 	Process: true,
-	Verify: func(_ *Policy, s *specs.Spec) error {
+	Verify: func(_ *Env, s *specs.Spec) error {
 		if s.Process == nil || !s.Process.NoNewPrivileges {
 			return deny("process.noNewPrivileges", "no_new_privs is not set")
 		}
@@ -67,32 +68,9 @@ var CheckNoNewPrivileges = Check{
 var CheckReadonlyRootfs = Check{
 	Name: "check-readonly-rootfs",
 	Doc:  "root.readonly is true",
-	Verify: func(_ *Policy, s *specs.Spec) error {
+	Verify: func(_ *Env, s *specs.Spec) error {
 		if s.Root == nil || !s.Root.Readonly {
 			return deny("root.readonly", "the root filesystem is writable")
-		}
-		return nil
-	},
-}
-
-// denyingActions are seccomp default actions that refuse a syscall.
-var denyingActions = []specs.LinuxSeccompAction{
-	specs.ActErrno, specs.ActKill, specs.ActKillProcess, specs.ActKillThread, specs.ActTrap,
-}
-
-// CheckSeccomp: a seccomp profile with a denying default action.
-var CheckSeccomp = Check{
-	Name: "check-seccomp",
-	Doc:  "a seccomp profile with a denying default action",
-	Verify: func(_ *Policy, s *specs.Spec) error {
-		if s.Linux == nil || s.Linux.Seccomp == nil {
-			return deny("linux.seccomp", "no seccomp profile")
-		}
-		if !slices.Contains(denyingActions, s.Linux.Seccomp.DefaultAction) {
-			return deny("linux.seccomp.defaultAction", "default action %s does not deny", s.Linux.Seccomp.DefaultAction)
-		}
-		if len(s.Linux.Seccomp.Architectures) == 0 {
-			return deny("linux.seccomp.architectures", "no architecture listed")
 		}
 		return nil
 	},
@@ -104,7 +82,7 @@ var CheckSeccomp = Check{
 var CheckNamespaces = Check{
 	Name: "check-namespaces",
 	Doc:  "pid, ipc, uts, mount, network and cgroup namespaces are all present",
-	Verify: func(_ *Policy, s *specs.Spec) error {
+	Verify: func(_ *Env, s *specs.Spec) error {
 		for _, t := range PrivateNamespaces {
 			if s.Linux == nil || !hasNamespace(s.Linux, t) {
 				return deny("linux.namespaces", "no %s namespace", t)
@@ -118,7 +96,8 @@ var CheckNamespaces = Check{
 var CheckLimits = Check{
 	Name: "check-limits",
 	Doc:  "finite memory and pids limits, within the profile's maximum",
-	Verify: func(p *Policy, s *specs.Spec) error {
+	Verify: func(e *Env, s *specs.Spec) error {
+		p := e.Policy
 		if s.Linux == nil || s.Linux.Resources == nil {
 			return deny("linux.resources", "no resource limits")
 		}
@@ -148,7 +127,7 @@ func fmtLimitPtr(m *specs.LinuxMemory) string {
 var CheckDevices = Check{
 	Name: "check-devices",
 	Doc:  "no device outside the safe set, and the device cgroup denies by default",
-	Verify: func(_ *Policy, s *specs.Spec) error {
+	Verify: func(_ *Env, s *specs.Spec) error {
 		if s.Linux == nil || s.Linux.Resources == nil || len(s.Linux.Resources.Devices) == 0 {
 			return deny("linux.resources.devices", "no device cgroup rules")
 		}

@@ -46,11 +46,11 @@ func TestChecks(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.check.Name+"/"+tc.name, func(t *testing.T) {
 			s := hardenedSpec(t)
-			if err := tc.check.Verify(testPolicy(), s); err != nil {
+			if err := tc.check.Verify(testEnv(t), s); err != nil {
 				t.Fatalf("hardened spec fails: %v", err)
 			}
 			tc.weaken(s)
-			if err := tc.check.Verify(testPolicy(), s); !errors.Is(err, ErrPolicyDenied) {
+			if err := tc.check.Verify(testEnv(t), s); !errors.Is(err, ErrPolicyDenied) {
 				t.Fatalf("weakened spec passes: %v", err)
 			}
 		})

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	mseccomp "github.com/moby/profiles/seccomp"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -24,8 +25,11 @@ type Policy struct {
 	PidsDefault, PidsMax     int64
 	// TmpfsSize is the size= of the scratch tmpfs mounts.
 	TmpfsSize string
-	// Seccomp is the profile every container gets.
-	Seccomp *specs.LinuxSeccomp
+	// Seccomp is the profile every container gets, in the Docker/Kubernetes
+	// format; it is resolved against the container's final capabilities.
+	Seccomp *mseccomp.Seccomp
+	// SeccompCompat adds the 32-bit compat architectures to the filter.
+	SeccompCompat bool
 	// HookAllow lists the hooks that may run, by resolved executable and
 	// argv[0].
 	HookAllow []HookRule
@@ -79,6 +83,13 @@ type Host struct {
 	// them to replay configs recorded on another boot.
 	StatNS     func(path string) (NSID, error)
 	ResolveExe func(path string) string
+	// SeccompInit is runh-init on the host and SeccompCache the directory
+	// for precompiled filters. With both set, the seccomp rule uses the
+	// fast path; otherwise runc compiles the profile itself.
+	SeccompInit, SeccompCache string
+	// ExecViaInit says the container being exec'd into was created on the
+	// fast path, so its exec processes must start through the init too.
+	ExecViaInit bool
 }
 
 // NSID identifies a namespace: the device and inode of its nsfs file.

@@ -24,7 +24,7 @@ type Check struct {
 	Name    string
 	Doc     string
 	Process bool
-	Verify  func(*Policy, *specs.Spec) error
+	Verify  func(*Env, *specs.Spec) error
 }
 
 // checkHint explains a failed invariant check: the rules should have made
@@ -86,7 +86,7 @@ func Harden(env *Env, profile string, rules []Rule, checks []Check, s *specs.Spe
 			if processOnly && !c.Process {
 				continue
 			}
-			if err := c.Verify(env.Policy, s); err != nil {
+			if err := c.Verify(env, s); err != nil {
 				if err := record(c.Name, checkHint, err); err != nil {
 					return err
 				}

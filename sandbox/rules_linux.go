@@ -1,7 +1,6 @@
 package sandbox
 
 import (
-	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -9,50 +8,6 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
-
-// RuleSeccomp installs the profile's seccomp allowlist, whatever the client
-// asked for: an "unconfined" request is replaced, not honoured.
-var RuleSeccomp = Rule{
-	Name: "seccomp",
-	Doc:  "runh's allowlist seccomp profile always applies; unconfined is replaced",
-	Apply: func(e *Env, s *specs.Spec) error {
-		if e.Policy.Seccomp == nil {
-			return deny("linux.seccomp", "the profile has no seccomp profile to apply")
-		}
-		l := ensureLinux(s)
-		if l.Seccomp != nil && seccompEqual(l.Seccomp, e.Policy.Seccomp) {
-			return nil
-		}
-		what := "unconfined -> runh default"
-		if l.Seccomp != nil {
-			what = "client profile -> runh default"
-		}
-		l.Seccomp = cloneSeccomp(e.Policy.Seccomp)
-		e.changed("linux.seccomp", "%s", what)
-		return nil
-	},
-}
-
-func cloneSeccomp(p *specs.LinuxSeccomp) *specs.LinuxSeccomp {
-	c := *p
-	c.Architectures = slices.Clone(p.Architectures)
-	c.Flags = slices.Clone(p.Flags)
-	c.Syscalls = make([]specs.LinuxSyscall, len(p.Syscalls))
-	for i, sc := range p.Syscalls {
-		sc.Names = slices.Clone(sc.Names)
-		sc.Args = slices.Clone(sc.Args)
-		c.Syscalls[i] = sc
-	}
-	return &c
-}
-
-// seccompEqual compares two profiles by their JSON form. It runs only when a
-// spec already carries a profile, i.e. when hardening a hardened spec.
-func seccompEqual(a, b *specs.LinuxSeccomp) bool {
-	ja, err1 := json.Marshal(a)
-	jb, err2 := json.Marshal(b)
-	return err1 == nil && err2 == nil && string(ja) == string(jb)
-}
 
 // PrivateNamespaces are the namespaces every container must have of its own.
 var PrivateNamespaces = []specs.LinuxNamespaceType{

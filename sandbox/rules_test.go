@@ -1,9 +1,12 @@
 package sandbox
 
 import (
+	"bytes"
 	"errors"
+	"github.com/runh-dev/runh/seccomp"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"testing"
 
@@ -15,15 +18,12 @@ func i64(v int64) *int64 { return &v }
 // testPolicy mirrors the restricted profile's shape without importing it
 // (profiles imports sandbox).
 func testPolicy() *Policy {
-	eperm := uint(1)
 	return &Policy{
 		UID: 65534, GID: 65534,
 		CapOnRequest:  []string{"CAP_NET_BIND_SERVICE"},
 		MemoryDefault: 256 << 20, PidsDefault: 512, PidsMax: 4096,
-		TmpfsSize: "64m",
-		Seccomp: &specs.LinuxSeccomp{DefaultAction: specs.ActErrno, DefaultErrnoRet: &eperm,
-			Architectures: []specs.Arch{specs.ArchX86_64},
-			Syscalls:      []specs.LinuxSyscall{{Names: []string{"read"}, Action: specs.ActAllow}}},
+		TmpfsSize:     "64m",
+		Seccomp:       seccomp.Default(),
 		HookAllow:     []HookRule{{Exe: "/usr/bin/dockerd", Arg0: "libnetwork-setkey"}},
 		SafeSysctls:   []string{"kernel.shm_rmid_forced"},
 		MaskedPaths:   []string{"/proc/kcore", "/proc/kallsyms"},
@@ -489,8 +489,8 @@ func TestRuleSysctls(t *testing.T) {
 
 func TestRuleSeccomp(t *testing.T) {
 	runRuleCases(t, RuleSeccomp, []ruleCase{
-		{name: "unconfined replaced", check: func(t *testing.T, s *specs.Spec) {
-			if s.Linux.Seccomp == nil || s.Linux.Seccomp.DefaultAction != specs.ActErrno {
+		{name: "unconfined replaced (slow path)", check: func(t *testing.T, s *specs.Spec) {
+			if s.Linux.Seccomp == nil || s.Linux.Seccomp.DefaultAction != specs.ActErrno || s.Process.Args[0] == InitPath {
 				t.Fatal("no profile")
 			}
 		}},
@@ -501,7 +501,74 @@ func TestRuleSeccomp(t *testing.T) {
 				t.Fatal("allow-all kept")
 			}
 		}},
+		{name: "client mount on /dev/.runh refused", wantDeny: true, mutate: func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/dev/.runh/filter", Type: "bind", Source: "/tmp/permissive.bpf"})
+		}},
 	})
+}
+
+// fastEnv is testEnv with runh-init and a filter cache: the fast path.
+func fastEnv(t *testing.T) *Env {
+	e := testEnv(t)
+	e.Host.SeccompInit = filepath.Join(t.TempDir(), "runh-init")
+	os.WriteFile(e.Host.SeccompInit, []byte("#!/bin/true\n"), 0o755)
+	e.Host.SeccompCache = filepath.Join(t.TempDir(), "seccomp")
+	return e
+}
+
+func TestRuleSeccompFastPath(t *testing.T) {
+	e := fastEnv(t)
+	s := baseSpec()
+	s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow}
+	if err := RuleSeccomp.Apply(e, s); err != nil {
+		t.Fatal(err)
+	}
+	n := len(s.Mounts)
+	if s.Linux.Seccomp != nil || s.Process.Args[0] != InitPath || s.Process.Args[1] != "sh" ||
+		s.Mounts[n-2].Source != e.Host.SeccompInit || s.Mounts[n-1].Destination != FilterPath {
+		t.Fatalf("fast path not applied: args %v mounts %+v", s.Process.Args, s.Mounts[n-2:])
+	}
+	_, bpf, _ := seccomp.Precompiled(runtime.GOARCH)
+	if got, _ := os.ReadFile(s.Mounts[n-1].Source); !bytes.Equal(got, bpf) {
+		t.Fatal("cached filter differs from the precompiled one")
+	}
+	if err := CheckSeccomp.Verify(e, s); err != nil {
+		t.Fatalf("check: %v", err)
+	}
+	e2 := fastEnv(t)
+	e2.Host.SeccompInit, e2.Host.SeccompCache = e.Host.SeccompInit, e.Host.SeccompCache
+	if err := RuleSeccomp.Apply(e2, s); err != nil || len(e2.Changes) != 0 {
+		t.Fatalf("not idempotent: %v %v", err, e2.Changes)
+	}
+	// A tampered filter fails the check.
+	os.Chmod(s.Mounts[n-1].Source, 0o644)
+	os.WriteFile(s.Mounts[n-1].Source, []byte("\x06\x00\x00\x00\x00\x00\xff\x7f"), 0o444)
+	if err := CheckSeccomp.Verify(e, s); !errors.Is(err, ErrPolicyDenied) {
+		t.Fatalf("tampered filter passed: %v", err)
+	}
+	// No init first in args fails the check.
+	s.Process.Args = s.Process.Args[1:]
+	if err := CheckSeccomp.Verify(e, s); !errors.Is(err, ErrPolicyDenied) {
+		t.Fatalf("missing init passed: %v", err)
+	}
+}
+
+func TestRuleSeccompExec(t *testing.T) {
+	e := testEnv(t)
+	s := baseSpec()
+	if err := RuleSeccompExec.Apply(e, s); err != nil || s.Process.Args[0] != "sh" {
+		t.Fatalf("slow-path container: %v %v", err, s.Process.Args)
+	}
+	e.Host.ExecViaInit = true
+	if err := CheckSeccompExec.Verify(e, s); !errors.Is(err, ErrPolicyDenied) {
+		t.Fatal("check passed without init")
+	}
+	if err := RuleSeccompExec.Apply(e, s); err != nil || !slices.Equal(s.Process.Args, []string{InitPath, "sh"}) {
+		t.Fatalf("fast-path container: %v %v", err, s.Process.Args)
+	}
+	if err := CheckSeccompExec.Verify(e, s); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // TestRulesDoNotAliasPolicy: a rule must copy policy data, or hardening one
@@ -513,7 +580,7 @@ func TestRulesDoNotAliasPolicy(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Linux.Seccomp.Syscalls[0].Names[0] = "ptrace"
-	if e.Policy.Seccomp.Syscalls[0].Names[0] != "read" {
+	if e.Policy.Seccomp.Syscalls[0].Names[0] == "ptrace" {
 		t.Fatal("rule aliased the policy's profile")
 	}
 }

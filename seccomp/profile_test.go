@@ -1,155 +1,161 @@
 package seccomp
 
 import (
-	"os"
+	"errors"
 	"slices"
 	"testing"
 
+	mseccomp "github.com/moby/profiles/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	libseccomp "github.com/seccomp/libseccomp-golang"
 )
 
-var scmpArch = map[string]libseccomp.ScmpArch{
-	"amd64": libseccomp.ArchAMD64,
-	"arm64": libseccomp.ArchARM64,
-	"arm":   libseccomp.ArchARM,
-}
-
-var scmpOps = map[specs.LinuxSeccompOperator]libseccomp.ScmpCompareOp{
-	specs.OpEqualTo:     libseccomp.CompareEqual,
-	specs.OpMaskedEqual: libseccomp.CompareMaskedEqual,
-}
-
-// compile builds the profile with libseccomp the way runc does, skipping
-// names the architecture does not have, and returns the BPF instruction
-// count and the names skipped.
-func compile(t *testing.T, goarch string, p *specs.LinuxSeccomp) (int, []string) {
+func resolve(t *testing.T, o Options) *specs.LinuxSeccomp {
 	t.Helper()
-	arch := scmpArch[goarch]
-	def := libseccomp.ActErrno.SetReturnCode(int16(*p.DefaultErrnoRet))
-	f, err := libseccomp.NewFilter(def)
+	p, err := Resolve(Default(), o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Release()
-	if err := f.RemoveArch(libseccomp.ArchNative); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.AddArch(arch); err != nil {
-		t.Fatal(err)
-	}
-	var skipped []string
-	for _, sc := range p.Syscalls {
-		act := libseccomp.ActAllow
-		if sc.Action == specs.ActErrno {
-			act = libseccomp.ActErrno.SetReturnCode(int16(*sc.ErrnoRet))
-		}
-		var conds []libseccomp.ScmpCondition
-		for _, a := range sc.Args {
-			c, err := libseccomp.MakeCondition(a.Index, scmpOps[a.Op], a.Value, a.ValueTwo)
-			if err != nil {
-				t.Fatalf("%v: %v", sc.Names, err)
-			}
-			conds = append(conds, c)
-		}
-		for _, name := range sc.Names {
-			if anr, err := libseccomp.GetSyscallFromNameByArch(name, arch); err != nil || anr < 0 {
-				skipped = append(skipped, name)
-				continue
-			}
-			// Rules take the native (or pseudo) number; libseccomp
-			// translates it for each architecture in the filter.
-			nr, err := libseccomp.GetSyscallFromName(name)
-			if err != nil {
-				t.Fatalf("%s: %v", name, err)
-			}
-			if len(conds) == 0 {
-				err = f.AddRule(nr, act)
-			} else {
-				err = f.AddRuleConditional(nr, act, conds)
-			}
-			if err != nil {
-				t.Fatalf("%s on %s: %v", name, goarch, err)
-			}
-		}
-	}
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	go func() { f.ExportBPF(w); w.Close() }()
-	buf := make([]byte, 1<<20)
-	n := 0
-	for {
-		m, err := r.Read(buf[n:])
-		n += m
-		if err != nil {
-			break
-		}
-	}
-	return n / 8, skipped
+	return p
 }
 
-// TestProfileCompiles proves that every name resolves on amd64 and that the
-// filter compiles for amd64, arm64 and arm, and reports its size.
-func TestProfileCompiles(t *testing.T) {
-	for _, goarch := range []string{"amd64", "arm64", "arm"} {
-		t.Run(goarch, func(t *testing.T) {
-			p := ForArch(goarch)
-			insns, skipped := compile(t, goarch, p)
-			if goarch == "amd64" && len(skipped) > 0 {
-				t.Fatalf("names libseccomp does not know on amd64: %v", skipped)
-			}
-			t.Logf("%s: %d BPF instructions; %d names absent on this architecture: %v", goarch, insns, len(skipped), skipped)
-			if insns == 0 {
-				t.Fatal("empty filter")
-			}
-		})
-	}
-}
-
-func TestProfileShape(t *testing.T) {
-	p := Default()
-	if p.DefaultAction != specs.ActErrno || p.DefaultErrnoRet == nil || *p.DefaultErrnoRet != 1 {
-		t.Fatalf("default %s %v", p.DefaultAction, p.DefaultErrnoRet)
-	}
-	if len(p.Architectures) != 1 {
-		t.Fatalf("architectures %v: want only the native one", p.Architectures)
-	}
+func allowedNames(p *specs.LinuxSeccomp) map[string]bool {
 	allowed := map[string]bool{}
 	for _, sc := range p.Syscalls {
 		if sc.Action == specs.ActAllow && len(sc.Args) == 0 {
 			for _, n := range sc.Names {
-				if allowed[n] {
-					t.Errorf("%s listed twice", n)
-				}
 				allowed[n] = true
 			}
 		}
 	}
-	for _, n := range []string{"io_uring_setup", "io_uring_enter", "userfaultfd", "keyctl", "add_key", "request_key",
+	return allowed
+}
+
+func TestProfileShape(t *testing.T) {
+	p := resolve(t, Options{GOARCH: "amd64"})
+	if p.DefaultAction != specs.ActErrno || p.DefaultErrnoRet == nil || *p.DefaultErrnoRet != 1 {
+		t.Fatalf("default %s %v", p.DefaultAction, p.DefaultErrnoRet)
+	}
+	if !slices.Equal(p.Architectures, []specs.Arch{specs.ArchX86_64}) {
+		t.Fatalf("architectures %v: want only the native one", p.Architectures)
+	}
+	allowed := allowedNames(p)
+	seen := map[string]bool{}
+	for _, sc := range p.Syscalls {
+		if sc.Action == specs.ActAllow && len(sc.Args) == 0 {
+			for _, n := range sc.Names {
+				if seen[n] {
+					t.Errorf("%s listed twice", n)
+				}
+				seen[n] = true
+			}
+		}
+	}
+	for _, n := range []string{"io_uring_setup", "io_uring_enter", "io_uring_register", "userfaultfd", "keyctl", "add_key", "request_key",
 		"bpf", "perf_event_open", "kexec_load", "kexec_file_load", "init_module", "finit_module", "delete_module",
-		"mount", "umount2", "fsopen", "fsmount", "move_mount", "open_tree", "pivot_root", "unshare", "setns",
-		"ptrace", "process_vm_readv", "process_vm_writev", "open_by_handle_at", "clone", "clone3", "socket", "personality",
-		"chroot", "swapon", "reboot", "syslog", "acct", "settimeofday", "sethostname"} {
+		"mount", "umount2", "fsopen", "fsmount", "fsconfig", "fspick", "move_mount", "open_tree", "mount_setattr", "pivot_root",
+		"unshare", "setns", "ptrace", "process_vm_readv", "process_vm_writev", "open_by_handle_at", "name_to_handle_at",
+		"clone", "clone3", "socket", "personality", "chroot", "swapon", "reboot", "syslog", "acct", "settimeofday", "sethostname",
+		"arm_fadvise64_64", "set_tls"} {
 		if allowed[n] {
 			t.Errorf("%s is allowed unconditionally", n)
 		}
 	}
-	for _, n := range []string{"read", "write", "execve", "futex", "openat", "exit_group"} {
+	for _, n := range []string{"read", "write", "execve", "futex", "openat", "exit_group", "arch_prctl"} {
 		if !allowed[n] {
 			t.Errorf("%s missing", n)
 		}
 	}
-	// socket only for the safe families.
-	var families []uint64
+	var families, pers []uint64
 	for _, sc := range p.Syscalls {
-		if slices.Equal(sc.Names, []string{"socket"}) {
+		switch {
+		case slices.Equal(sc.Names, []string{"socket"}):
 			families = append(families, sc.Args[0].Value)
+		case slices.Equal(sc.Names, []string{"personality"}):
+			pers = append(pers, sc.Args[0].Value)
+		case slices.Equal(sc.Names, []string{"clone3"}):
+			if sc.Action != specs.ActErrno || *sc.ErrnoRet != 38 {
+				t.Errorf("clone3: %s %v, want ENOSYS", sc.Action, sc.ErrnoRet)
+			}
+		case slices.Equal(sc.Names, []string{"clone"}):
+			if a := sc.Args[0]; a.Op != specs.OpMaskedEqual || a.Value != 0x7E020000 || a.ValueTwo != 0 {
+				t.Errorf("clone filter %+v", a)
+			}
 		}
 	}
-	if !slices.Equal(families, []uint64{1, 2, 10, 16}) {
-		t.Fatalf("socket families %v", families)
+	if !slices.Equal(families, []uint64{1, 2, 10, 16}) || !slices.Equal(pers, personalities) {
+		t.Fatalf("socket families %v, personalities %v", families, pers)
+	}
+}
+
+func TestResolveArchitectures(t *testing.T) {
+	if p := resolve(t, Options{GOARCH: "amd64", Compat: true}); !slices.Equal(p.Architectures, []specs.Arch{specs.ArchX86_64, specs.ArchX86, specs.ArchX32}) {
+		t.Fatalf("compat: %v", p.Architectures)
+	}
+	arm := resolve(t, Options{GOARCH: "arm"})
+	if !slices.Equal(arm.Architectures, []specs.Arch{specs.ArchARM}) || !allowedNames(arm)["set_tls"] || allowedNames(arm)["arch_prctl"] {
+		t.Fatalf("arm: %v", arm.Architectures)
+	}
+	if _, err := Resolve(Default(), Options{GOARCH: "sparc"}); !errors.Is(err, ErrInvalidProfile) {
+		t.Fatalf("unknown arch: %v", err)
+	}
+}
+
+func TestResolveConditions(t *testing.T) {
+	p := &mseccomp.Seccomp{
+		LinuxSeccomp: specs.LinuxSeccomp{DefaultAction: specs.ActErrno, Architectures: []specs.Arch{specs.ArchX86_64}},
+		Syscalls: []*mseccomp.Syscall{
+			{LinuxSyscall: specs.LinuxSyscall{Names: []string{"read"}, Action: specs.ActAllow}},
+			{LinuxSyscall: specs.LinuxSyscall{Names: []string{"bind_low"}, Action: specs.ActAllow}, Includes: &mseccomp.Filter{Caps: []string{"CAP_NET_BIND_SERVICE"}}},
+			{LinuxSyscall: specs.LinuxSyscall{Names: []string{"not_admin"}, Action: specs.ActAllow}, Excludes: &mseccomp.Filter{Caps: []string{"CAP_SYS_ADMIN"}}},
+			{LinuxSyscall: specs.LinuxSyscall{Names: []string{"new"}, Action: specs.ActAllow}, Includes: &mseccomp.Filter{MinKernel: &mseccomp.KernelVersion{Kernel: 6, Major: 5}}},
+			{Name: "old_style", LinuxSyscall: specs.LinuxSyscall{Action: specs.ActAllow}},
+		},
+	}
+	cases := []struct {
+		caps   []string
+		kernel string
+		want   []string
+	}{
+		{nil, "6.1.0-13-amd64", []string{"read", "not_admin", "old_style"}},
+		{[]string{"CAP_NET_BIND_SERVICE"}, "6.18.0", []string{"read", "bind_low", "not_admin", "new", "old_style"}},
+		{[]string{"CAP_SYS_ADMIN"}, "5.10", []string{"read", "old_style"}},
+	}
+	for _, tc := range cases {
+		got, err := Resolve(p, Options{GOARCH: "amd64", Bounding: tc.caps, Kernel: tc.kernel})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, sc := range got.Syscalls {
+			names = append(names, sc.Names...)
+		}
+		if !slices.Equal(names, tc.want) {
+			t.Errorf("caps %v kernel %s: %v, want %v", tc.caps, tc.kernel, names, tc.want)
+		}
+	}
+	if p.Syscalls[4].Names != nil {
+		t.Fatal("Resolve modified its input")
+	}
+	bad := *p
+	bad.ArchMap = []mseccomp.Architecture{{Arch: specs.ArchX86_64}}
+	if _, err := Resolve(&bad, Options{GOARCH: "amd64"}); !errors.Is(err, ErrInvalidProfile) {
+		t.Fatalf("architectures and archMap: %v", err)
+	}
+	both := &mseccomp.Seccomp{LinuxSeccomp: p.LinuxSeccomp, Syscalls: []*mseccomp.Syscall{{Name: "a", LinuxSyscall: specs.LinuxSyscall{Names: []string{"b"}}}}}
+	if _, err := Resolve(both, Options{GOARCH: "amd64"}); !errors.Is(err, ErrInvalidProfile) {
+		t.Fatalf("name and names: %v", err)
+	}
+}
+
+func TestPrecompiledMatchesResolution(t *testing.T) {
+	for _, arch := range PrecompiledArches {
+		profile, bpf, ok := Precompiled(arch)
+		if !ok || len(bpf) == 0 || len(bpf)%8 != 0 {
+			t.Fatalf("%s: no precompiled filter", arch)
+		}
+		canon, _ := Canonical(resolve(t, Options{GOARCH: arch}))
+		if string(canon) != string(profile) {
+			t.Fatalf("%s: committed profile differs from the Go data: run go generate ./seccomp", arch)
+		}
 	}
 }

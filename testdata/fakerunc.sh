@@ -29,6 +29,7 @@ create|run)
 		echo $! > "$d/sleeper"
 	fi ;;
 exec) cat "$process" > "$d/process.json" ;;
+state) printf '{"id":"ctr","pid":%d,"status":"running","bundle":"%s"}\n' "$PPID" "${FAKERUNC_BUNDLE:-/nonexistent}" ;;
 delete) [ -f "$d/sleeper" ] && kill "$(cat "$d/sleeper")" ; touch "$d/deleted" ;;
 esac
 exit "${FAKERUNC_EXIT:-0}"
