@@ -7,7 +7,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/runh-dev/runh/runtime.Version=$(VERSION)
 SOURCES := $(shell find . -name '*.go' -not -path './_build/*') go.mod go.sum
 
-.PHONY: all build demo test unit integration vet deps clean generate
+.PHONY: all build demo test unit integration vet deps clean generate bench bench-go
 
 all: build
 
@@ -15,7 +15,7 @@ build: bin/runh bin/runc bin/runh-init
 
 # runh itself is pure Go: static, no cgo, fast to start.
 bin/runh: $(SOURCES)
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $@ ./cmd/runh
+	CGO_ENABLED=0 $(GO) build -trimpath -tags urfave_cli_no_docs -ldflags '$(LDFLAGS)' -o $@ ./cmd/runh
 
 # The seccomp fast path's init: static, tiny, and installed next to runh.
 bin/runh-init: seccomp/init/runh-init.c
@@ -25,6 +25,15 @@ bin/runh-init: seccomp/init/runh-init.c
 # against a known runc.
 bin/runc: go.mod go.sum
 	$(GO) build -trimpath -tags seccomp -o $@ github.com/opencontainers/runc
+
+# Interleaved runh vs runc timings (root). Results go to bench-results.md;
+# the README shows the latest. A benchmark, not a test.
+bench: build
+	$(GO) run ./scripts/bench -out bench-results.md
+
+# Go benchmark of runh's own work on the create path.
+bench-go:
+	$(GO) test -run XXX -bench . -benchmem ./profiles/
 
 deps:
 	./scripts/deps.sh

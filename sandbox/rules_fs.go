@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -161,10 +162,11 @@ var RuleHostMounts = Rule{
 	Doc:  "bind mounts of /, /proc, /sys, /dev, /boot, /etc, /root, the engines' sockets and state, runc's root, and their parents are refused",
 	Hint: "mount a dedicated directory or a named volume, not a host system path or an engine's socket or state",
 	Apply: func(e *Env, s *specs.Spec) error {
-		trees := sensitiveTrees
+		trees := resolvedTrees()
 		if e.Host != nil && e.Host.StateRoot != "" {
-			trees = append(slices.Clone(trees), e.Host.StateRoot)
+			trees = append(slices.Clone(trees), resolvePath(e.Host.StateRoot))
 		}
+		points := resolvedPoints()
 		for i := range s.Mounts {
 			m := &s.Mounts[i]
 			field := fmt.Sprintf("mounts[%d]", i)
@@ -176,19 +178,33 @@ var RuleHostMounts = Rule{
 			}
 			src := resolvePath(e.bundlePath(m.Source))
 			for _, t := range trees {
-				rt := resolvePath(t)
-				if within(src, rt) || within(rt, src) {
+				if within(src, t) || within(t, src) {
 					return deny(field, "bind mount of host path %s is not allowed", m.Source)
 				}
 			}
-			for _, pnt := range sensitivePoints {
-				if within(resolvePath(pnt), src) {
+			for _, pnt := range points {
+				if within(pnt, src) {
 					return deny(field, "bind mount of host path %s is not allowed", m.Source)
 				}
 			}
 		}
 		return nil
 	},
+}
+
+// The sensitive paths with their symlinks resolved, once per process: the
+// host's layout does not change while runh runs.
+var (
+	resolvedTrees  = sync.OnceValue(func() []string { return resolveAll(sensitiveTrees) })
+	resolvedPoints = sync.OnceValue(func() []string { return resolveAll(sensitivePoints) })
+)
+
+func resolveAll(paths []string) []string {
+	out := make([]string, len(paths))
+	for i, p := range paths {
+		out[i] = resolvePath(p)
+	}
+	return out
 }
 
 // RuleBindOptions adds nosuid and nodev to every bind mount: a setuid binary

@@ -1,0 +1,451 @@
+// Command bench compares runh with plain runc on a busybox bundle running
+// `true`, interleaved round-robin in one run so that machine noise hits every
+// variant alike, and prints medians and ratios. It is a benchmark, not a
+// test: nothing here asserts on timings.
+//
+//	sudo go run ./scripts/bench [-rounds 30] [-out bench-results.md]
+//
+// Modes: as is, pinned to one CPU (taskset -c 0, re-executing itself), and
+// under a 50% CPU quota (a cgroup v1/v2 cpu limit on a parent cgroup that
+// the runner and every container sit in), which emulates a small edge board.
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	goruntime "runtime"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	mseccomp "github.com/moby/profiles/seccomp"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/runh-dev/runh/seccomp"
+)
+
+var (
+	rounds = flag.Int("rounds", 30, "interleaved rounds per mode")
+	out    = flag.String("out", "", "also write the results (markdown) to this file")
+	modes  = flag.String("modes", "normal,one-cpu,half-cpu", "comma-separated: normal, one-cpu, half-cpu")
+	mode   = flag.String("mode", "", "internal: run one mode in this process")
+	work   = flag.String("work", "_build/bench", "work directory")
+)
+
+const cgroupName = "runh-bench"
+
+func main() {
+	flag.Parse()
+	top, _ := filepath.Abs(".")
+	bin := func(n string) string { return filepath.Join(top, "bin", n) }
+	if err := os.MkdirAll(*work, 0o755); err != nil {
+		fatal(err)
+	}
+	w, _ := filepath.Abs(*work)
+	if *mode != "" {
+		if err := runMode(*mode, w, bin); err != nil {
+			fatal(err)
+		}
+		return
+	}
+	if os.Geteuid() != 0 {
+		fatal(fmt.Errorf("bench runs containers: run it as root"))
+	}
+	if err := prepare(w, bin); err != nil {
+		fatal(err)
+	}
+	var report strings.Builder
+	host, _ := os.Hostname()
+	cpu := cpuModel()
+	fmt.Fprintf(&report, "runh bench, %s, %s, %d CPUs (%s), kernel %s, %d rounds per mode\n\n",
+		time.Now().UTC().Format("2006-01-02"), host, goruntime.NumCPU(), cpu, kernel(), *rounds)
+	for _, m := range strings.Split(*modes, ",") {
+		args := []string{"-mode", m, "-rounds", strconv.Itoa(*rounds), "-work", w}
+		self, _ := os.Executable()
+		var cmd *exec.Cmd
+		if m == "one-cpu" {
+			cmd = exec.Command("taskset", append([]string{"-c", "0", self}, args...)...)
+		} else {
+			cmd = exec.Command(self, args...)
+		}
+		cmd.Stderr = os.Stderr
+		res, err := cmd.Output()
+		if err != nil {
+			fatal(fmt.Errorf("mode %s: %w", m, err))
+		}
+		report.Write(res)
+	}
+	report.WriteString(sizeAndRSS(w, bin))
+	fmt.Print(report.String())
+	if *out != "" {
+		if err := os.WriteFile(*out, []byte(report.String()), 0o644); err != nil {
+			fatal(err)
+		}
+	}
+}
+
+func fatal(err error) {
+	fmt.Fprintln(os.Stderr, "bench:", err)
+	os.Exit(1)
+}
+
+// variant is one bundle, run with one runtime.
+type variant struct {
+	name, runtime, bundle, what string
+}
+
+func variants(w string, bin func(string) string) []variant {
+	return []variant{
+		{"runc-plain", bin("runc"), w + "/plain", "runc, no hardening at all (the floor)"},
+		{"runc-docker", bin("runc"), w + "/docker", "runc, Docker's default profile (x86_64, x86, x32)"},
+		{"runc-docker-native", bin("runc"), w + "/docker-native", "runc, Docker's default profile, native arch only"},
+		{"runc-runh-json", bin("runc"), w + "/runh-json", "runc, runh's profile passed as JSON (runc compiles it)"},
+		{"runh-run", bin("runh"), w + "/runh", "runh run, restricted (precompiled filter)"},
+		{"runc-hardened", bin("runc"), w + "/hardened", "runc on the config.json runh wrote (the spec's own cost, without runh's process)"},
+	}
+}
+
+// prepare builds the rootfs and one bundle per variant.
+func prepare(w string, bin func(string) string) error {
+	rootfs := w + "/rootfs"
+	if _, err := os.Stat(rootfs + "/bin/busybox"); err != nil {
+		for _, d := range []string{"bin", "dev", "proc", "sys", "etc", "tmp", "run", "var/tmp"} {
+			os.MkdirAll(filepath.Join(rootfs, d), 0o755)
+		}
+		bb, err := exec.LookPath("busybox")
+		if err != nil {
+			return err
+		}
+		data, _ := os.ReadFile(bb)
+		os.WriteFile(rootfs+"/bin/busybox", data, 0o755)
+		os.Symlink("busybox", rootfs+"/bin/true")
+		os.Symlink("busybox", rootfs+"/bin/sleep")
+	}
+	base, err := runcSpec(bin("runc"), w)
+	if err != nil {
+		return err
+	}
+	base.Root = &specs.Root{Path: rootfs, Readonly: true}
+	base.Process.Terminal = false
+	base.Process.Args = []string{"true"}
+	bounding := base.Process.Capabilities.Bounding
+	docker := func(compat bool) *specs.LinuxSeccomp {
+		p, err := seccomp.Resolve(mseccomp.DefaultProfile(), seccomp.Options{GOARCH: goruntime.GOARCH, Bounding: bounding, Compat: compat})
+		if err != nil {
+			fatal(err)
+		}
+		return p
+	}
+	runhProfile, err := seccomp.Resolve(seccomp.Default(), seccomp.Options{GOARCH: goruntime.GOARCH})
+	if err != nil {
+		return err
+	}
+	for dir, sc := range map[string]*specs.LinuxSeccomp{
+		"plain": nil, "docker": docker(true), "docker-native": docker(false), "runh-json": runhProfile, "runh": nil,
+	} {
+		s := *base
+		l := *base.Linux
+		l.Seccomp = sc
+		l.CgroupsPath = "/" + cgroupName + "/" + dir
+		s.Linux = &l
+		if err := writeJSON(filepath.Join(w, dir, "config.json"), &s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func runcSpec(runc, w string) (*specs.Spec, error) {
+	dir := w + "/spec"
+	os.RemoveAll(dir)
+	os.MkdirAll(dir, 0o755)
+	if out, err := exec.Command(runc, "spec", "--bundle", dir).CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("runc spec: %v %s", err, out)
+	}
+	data, err := os.ReadFile(dir + "/config.json")
+	if err != nil {
+		return nil, err
+	}
+	var s specs.Spec
+	return &s, json.Unmarshal(data, &s)
+}
+
+func writeJSON(path string, v any) error {
+	os.MkdirAll(filepath.Dir(path), 0o755)
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, data, 0o644)
+}
+
+// runMode measures every variant, interleaved, in this process.
+func runMode(m, w string, bin func(string) string) error {
+	// Be a subreaper, as containerd's shim and conmon are: a container's
+	// init is reparented to us when runc exits, and we reap it at once
+	// (this VM's pid 1 reaps slowly).
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		return err
+	}
+	if m == "half-cpu" {
+		cleanup, err := cpuQuota(50)
+		if err != nil {
+			return err
+		}
+		defer cleanup()
+	}
+	state := w + "/state-" + m
+	os.RemoveAll(state)
+	defer os.RemoveAll(state)
+	env := append(os.Environ(), "RUNH_RUNC="+bin("runc"))
+	vs := variants(w, bin)
+	times := map[string][]time.Duration{}
+	var order []string
+	record := func(name string, d time.Duration) {
+		if _, ok := times[name]; !ok {
+			order = append(order, name)
+		}
+		times[name] = append(times[name], d)
+	}
+	run := func(rt string, args ...string) (time.Duration, error) {
+		cmd := exec.Command(rt, append([]string{"--root", state}, args...)...)
+		cmd.Env = env
+		// nil stdout is /dev/null: a pipe would be held open by a detached
+		// container and Wait would never return.
+		cmd.Stderr = os.Stderr
+		start := time.Now()
+		err := cmd.Run()
+		return time.Since(start), err
+	}
+	// A long-lived container for the pass-through comparison.
+	if _, err := run(bin("runc"), "run", "--detach", "--bundle", w+"/plain-sleep", "sleeper"); err != nil {
+		if err := sleeperBundle(w); err != nil {
+			return err
+		}
+		if _, err := run(bin("runc"), "run", "--detach", "--bundle", w+"/plain-sleep", "sleeper"); err != nil {
+			return fmt.Errorf("sleeper: %w", err)
+		}
+	}
+	defer run(bin("runc"), "delete", "--force", "sleeper")
+	// The hardened bundle is what runh wrote for the runh variant.
+	if _, err := run(bin("runh"), "run", "--bundle", w+"/runh", "harden-once"); err != nil {
+		return fmt.Errorf("runh: %w", err)
+	}
+	if err := copyFile(w+"/runh/config.json", w+"/hardened/config.json"); err != nil {
+		return err
+	}
+	for i := 0; i < *rounds+1; i++ {
+		for _, v := range vs {
+			d, err := run(v.runtime, "run", "--bundle", v.bundle, fmt.Sprintf("%s-%d", v.name, i))
+			if err != nil {
+				return fmt.Errorf("%s: %w", v.name, err)
+			}
+			if i > 0 { // round 0 warms caches (and runh's filter cache)
+				record(v.name, d)
+			}
+		}
+		for _, rt := range []struct{ name, bin, bundle string }{
+			{"cycle-runc", bin("runc"), w + "/plain"}, {"cycle-runh", bin("runh"), w + "/runh"},
+		} {
+			steps, err := cycle(run, rt.bin, rt.bundle, fmt.Sprintf("%s-%d", rt.name, i), state)
+			if err != nil {
+				return fmt.Errorf("%s: %w", rt.name, err)
+			}
+			if i > 0 {
+				var total time.Duration
+				for j, d := range steps {
+					record(fmt.Sprintf("%s-%d", rt.name, j), d)
+					total += d
+				}
+				record(rt.name, total)
+			}
+		}
+		for _, rt := range []struct{ name, bin string }{{"state-runc", bin("runc")}, {"state-runh", bin("runh")}} {
+			d, err := run(rt.bin, "state", "sleeper")
+			if err != nil {
+				return fmt.Errorf("%s: %w", rt.name, err)
+			}
+			if i > 0 {
+				record(rt.name, d)
+			}
+		}
+	}
+	med := map[string]float64{}
+	for _, n := range order {
+		med[n] = median(times[n])
+	}
+	fmt.Printf("### mode: %s\n\n| variant | median ms | vs runc-plain |\n|---|---:|---:|\n", m)
+	for _, v := range vs {
+		fmt.Printf("| %s: %s | %.1f | %.2f× |\n", v.name, v.what, med[v.name], med[v.name]/med["runc-plain"])
+	}
+	fmt.Printf("| engine path (create, start, wait, delete): runc on the plain bundle | %.1f | |\n", med["cycle-runc"])
+	fmt.Printf("| engine path: runh (with post-create verification) | %.1f | %.2f× |\n", med["cycle-runh"], med["cycle-runh"]/med["cycle-runc"])
+	fmt.Printf("| engine path steps, runc: create %.1f, start %.1f, wait %.1f, delete %.1f | | |\n", med["cycle-runc-0"], med["cycle-runc-1"], med["cycle-runc-2"], med["cycle-runc-3"])
+	fmt.Printf("| engine path steps, runh: create %.1f, start %.1f, wait %.1f, delete %.1f | | |\n", med["cycle-runh-0"], med["cycle-runh-1"], med["cycle-runh-2"], med["cycle-runh-3"])
+	fmt.Printf("| `state` pass-through: runc / runh | %.2f / %.2f | +%.2f ms |\n\n", med["state-runc"], med["state-runh"], med["state-runh"]-med["state-runc"])
+	fmt.Printf("runh-run vs runc-docker: %.2f× faster\n\n", med["runc-docker"]/med["runh-run"])
+	return nil
+}
+
+func copyFile(from, to string) error {
+	data, err := os.ReadFile(from)
+	if err != nil {
+		return err
+	}
+	os.MkdirAll(filepath.Dir(to), 0o755)
+	return os.WriteFile(to, data, 0o644)
+}
+
+func sleeperBundle(w string) error {
+	data, err := os.ReadFile(w + "/plain/config.json")
+	if err != nil {
+		return err
+	}
+	var s specs.Spec
+	json.Unmarshal(data, &s)
+	s.Process.Args = []string{"sleep", "3600"}
+	s.Linux.CgroupsPath = "/" + cgroupName + "/sleeper"
+	return writeJSON(w+"/plain-sleep/config.json", &s)
+}
+
+// cycle is what engines do: create (with a pid file), start, wait for the
+// init to exit, delete. It returns the time of each of the four steps.
+func cycle(run func(string, ...string) (time.Duration, error), rt, bundle, id, state string) ([]time.Duration, error) {
+	pidFile := filepath.Join(state, id+".pid")
+	dc, err := run(rt, "create", "--bundle", bundle, "--pid-file", pidFile, id)
+	if err != nil {
+		return nil, err
+	}
+	data, err := os.ReadFile(pidFile)
+	if err != nil {
+		return nil, err
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(data)))
+	ds, err := run(rt, "start", id)
+	if err != nil {
+		return nil, err
+	}
+	// The init is our child now (we are a subreaper): wait for it.
+	t := time.Now()
+	var ws syscall.WaitStatus
+	if _, err := syscall.Wait4(pid, &ws, 0, nil); err != nil {
+		return nil, fmt.Errorf("wait for %s: %w", id, err)
+	}
+	dw := time.Since(t)
+	dd, err := run(rt, "delete", id)
+	if err != nil {
+		return nil, err
+	}
+	os.Remove(pidFile)
+	return []time.Duration{dc, ds, dw, dd}, nil
+}
+
+func median(ds []time.Duration) float64 {
+	s := slices.Clone(ds)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	n := len(s)
+	if n == 0 {
+		return 0
+	}
+	m := s[n/2]
+	if n%2 == 0 {
+		m = (s[n/2-1] + s[n/2]) / 2
+	}
+	return float64(m) / float64(time.Millisecond)
+}
+
+// cpuQuota puts this process (and so every runtime and container it starts,
+// which use cgroupsPath /runh-bench/...) under a CPU quota of pct percent of
+// one CPU.
+func cpuQuota(pct int) (func(), error) {
+	if dir := "/sys/fs/cgroup/cpu,cpuacct"; exists(dir) || exists("/sys/fs/cgroup/cpu") {
+		if !exists(dir) {
+			dir = "/sys/fs/cgroup/cpu"
+		}
+		cg := filepath.Join(dir, cgroupName)
+		os.Mkdir(cg, 0o755)
+		if err := os.WriteFile(cg+"/cpu.cfs_period_us", []byte("100000"), 0o644); err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(cg+"/cpu.cfs_quota_us", []byte(strconv.Itoa(pct*1000)), 0o644); err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(cg+"/cgroup.procs", []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+			return nil, err
+		}
+		return func() {
+			os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(os.Getpid())), 0o644)
+			os.WriteFile(cg+"/cpu.cfs_quota_us", []byte("-1"), 0o644)
+		}, nil
+	}
+	cg := "/sys/fs/cgroup/" + cgroupName
+	os.Mkdir(cg, 0o755)
+	if err := os.WriteFile(cg+"/cpu.max", []byte(fmt.Sprintf("%d 100000", pct*1000)), 0o644); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(cg+"/cgroup.procs", []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		return nil, err
+	}
+	return func() {
+		os.WriteFile("/sys/fs/cgroup/cgroup.procs", []byte(strconv.Itoa(os.Getpid())), 0o644)
+		os.WriteFile(cg+"/cpu.max", []byte("max 100000"), 0o644)
+	}, nil
+}
+
+func exists(p string) bool { _, err := os.Stat(p); return err == nil }
+
+// sizeAndRSS reports the stripped binary sizes and runh's peak RSS on the
+// harden path (create with /bin/true standing in for runc, so the child
+// adds next to nothing).
+func sizeAndRSS(w string, bin func(string) string) string {
+	var b strings.Builder
+	b.WriteString("### size and memory\n\n")
+	for _, n := range []string{"runh", "runh-init", "runc"} {
+		if fi, err := os.Stat(bin(n)); err == nil {
+			fmt.Fprintf(&b, "- %s: %.2f MiB\n", n, float64(fi.Size())/(1<<20))
+		}
+	}
+	os.MkdirAll(w+"/rss", 0o755)
+	data, _ := os.ReadFile(w + "/runh/config.json")
+	os.WriteFile(w+"/rss/config.json", data, 0o644)
+	cmd := exec.Command(bin("runh"), "--root", w+"/rss-state", "create", "--bundle", w+"/rss", "rss")
+	cmd.Env = append(os.Environ(), "RUNH_RUNC=/bin/true")
+	cmd.Run()
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		fmt.Fprintf(&b, "- runh peak RSS on create (harden, save, verify attempt): %.1f MiB\n", float64(ru.Maxrss)/1024)
+	}
+	return b.String()
+}
+
+func cpuModel() string {
+	data, _ := os.ReadFile("/proc/cpuinfo")
+	for _, l := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(l, "model name") {
+			_, v, _ := strings.Cut(l, ":")
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown CPU"
+}
+
+func kernel() string {
+	var u syscall.Utsname
+	syscall.Uname(&u)
+	var b []byte
+	for _, c := range u.Release {
+		if c == 0 {
+			break
+		}
+		b = append(b, byte(c))
+	}
+	return string(b)
+}
