@@ -1,9 +1,9 @@
 package sandbox
 
 import (
-	mseccomp "github.com/moby/profiles/seccomp"
 	"errors"
 	"fmt"
+	mseccomp "github.com/moby/profiles/seccomp"
 	"path/filepath"
 	"syscall"
 
