@@ -7,7 +7,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/runh-dev/runh/runtime.Version=$(VERSION)
 SOURCES := $(shell find . -name '*.go' -not -path './_build/*') go.mod go.sum
 
-.PHONY: all build demo test unit integration vet deps clean generate bench bench-go
+.PHONY: all build demo test unit integration vet deps clean generate bench bench-go cross
 
 all: build
 
@@ -34,6 +34,10 @@ bench: build
 # Go benchmark of runh's own work on the create path.
 bench-go:
 	$(GO) test -run XXX -bench . -benchmem ./profiles/
+
+# runh and runh-init for linux/arm64 and linux/arm (armv7), static.
+cross:
+	./scripts/cross.sh
 
 deps:
 	./scripts/deps.sh

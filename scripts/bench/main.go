@@ -85,6 +85,7 @@ func main() {
 		report.Write(res)
 	}
 	report.WriteString(sizeAndRSS(w, bin))
+	removeCgroups()
 	fmt.Print(report.String())
 	if *out != "" {
 		if err := os.WriteFile(*out, []byte(report.String()), 0o644); err != nil {
@@ -399,6 +400,19 @@ func cpuQuota(pct int) (func(), error) {
 		os.WriteFile("/sys/fs/cgroup/cgroup.procs", []byte(strconv.Itoa(os.Getpid())), 0o644)
 		os.WriteFile(cg+"/cpu.max", []byte("max 100000"), 0o644)
 	}, nil
+}
+
+// removeCgroups deletes the (empty) runh-bench cgroups the containers used,
+// children first, in every hierarchy.
+func removeCgroups() {
+	dirs, _ := filepath.Glob("/sys/fs/cgroup/*/" + cgroupName + "/*")
+	more, _ := filepath.Glob("/sys/fs/cgroup/" + cgroupName + "/*")
+	parents, _ := filepath.Glob("/sys/fs/cgroup/*/" + cgroupName)
+	for _, d := range append(append(dirs, more...), append(parents, "/sys/fs/cgroup/"+cgroupName)...) {
+		if fi, err := os.Stat(d); err == nil && fi.IsDir() {
+			os.Remove(d)
+		}
+	}
 }
 
 func exists(p string) bool { _, err := os.Stat(p); return err == nil }

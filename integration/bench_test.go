@@ -1,0 +1,31 @@
+package integration
+
+import (
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestBenchSmoke runs `make bench`'s runner for one round in one mode: the
+// script works. It asserts nothing about timings.
+func TestBenchSmoke(t *testing.T) {
+	prerequisites(t)
+	if testing.Short() {
+		t.Skip("short mode")
+	}
+	work := t.TempDir()
+	cmd := exec.Command("go", "run", "./scripts/bench", "-rounds", "1", "-modes", "normal", "-work", work, "-out", filepath.Join(work, "results.md"))
+	cmd.Dir = repo
+	cmd.WaitDelay = time.Second
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("bench: %v\n%s", err, out)
+	}
+	for _, want := range []string{"runc-plain", "runh-run", "engine path", "pass-through", "peak RSS"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("bench output lacks %q:\n%s", want, out)
+		}
+	}
+}
