@@ -7,7 +7,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/runh-dev/runh/runtime.Version=$(VERSION)
 SOURCES := $(shell find . -name '*.go' -not -path './_build/*') go.mod go.sum
 
-.PHONY: all build demo test unit integration vet deps clean generate bench bench-go cross
+.PHONY: all build demo test unit integration vet deps clean generate bench bench-go cross fuzz
 
 all: build
 
@@ -25,6 +25,16 @@ bin/runh-init: seccomp/init/runh-init.c
 # against a known runc.
 bin/runc: go.mod go.sum
 	$(GO) build -trimpath -tags seccomp -o $@ github.com/opencontainers/runc
+
+# Each fuzz target for FUZZTIME: decoders, the harden pipeline, create's
+# rewrite of a bundle, the update path. Crashers land in testdata/fuzz/ and
+# become regression tests of `go test`.
+FUZZTIME ?= 30s
+fuzz:
+	$(GO) test -run XXX -fuzz '^FuzzHardenSpec$$' -fuzztime $(FUZZTIME) ./sandbox/
+	$(GO) test -run XXX -fuzz '^FuzzHardenProcess$$' -fuzztime $(FUZZTIME) ./sandbox/
+	$(GO) test -run XXX -fuzz '^FuzzCreateBundle$$' -fuzztime $(FUZZTIME) ./runtime/
+	$(GO) test -run XXX -fuzz '^FuzzUpdateResources$$' -fuzztime $(FUZZTIME) ./runtime/
 
 # Interleaved runh vs runc timings (root). Results go to bench-results.md;
 # the README shows the latest. A benchmark, not a test.
