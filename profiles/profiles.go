@@ -23,6 +23,10 @@ type Profile struct {
 	Policy      sandbox.Policy
 	Rules       []sandbox.Rule
 	Checks      []sandbox.Check
+	// ReportOnly profiles change nothing and refuse nothing: check and
+	// verification failures are logged as warnings. Only an operator can
+	// select one (--runh-profile, never an annotation).
+	ReportOnly bool
 }
 
 // DefaultName is the profile every container gets unless the operator says
@@ -114,8 +118,25 @@ func Restricted() *Profile {
 	}
 }
 
+// Compat leaves every spec as written and only reports what restricted's
+// checks and the post-create verification would refuse. It exists to prove
+// that runh's plumbing (argv, logs, the atomic rewrite, fds and stdio,
+// verification) behaves exactly like runc, e.g. under runc's own test
+// suite. Never use it for workloads.
+func Compat() *Profile {
+	r := Restricted()
+	return &Profile{
+		Name:        "compat",
+		Description: "OPERATOR ONLY, NOT HARDENED: specs pass unchanged; restricted's checks and the post-create verification only log warnings",
+		Policy:      r.Policy,
+		Checks:      r.Checks,
+		ReportOnly:  true,
+	}
+}
+
 var registry = map[string]func() *Profile{
 	"restricted": Restricted,
+	"compat":     Compat,
 }
 
 // Lookup returns the named profile, or ErrUnknownProfile.

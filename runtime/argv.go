@@ -19,6 +19,9 @@ type Globals struct {
 	Root, Log, LogFormat, Criu, Rootless string
 	Debug, SystemdCgroup                 bool
 	Version, Help                        bool
+	// Profile is runh's own --runh-profile: the operator's explicit choice
+	// of profile. runc never sees it.
+	Profile string
 }
 
 // flagDef says whether a flag takes a value. Names are without dashes.
@@ -30,6 +33,7 @@ var globalFlags = flagDefs{
 	"debug": false, "log": true, "log-format": true, "root": true,
 	"systemd-cgroup": false, "rootless": true, "criu": true,
 	"version": false, "v": false, "help": false, "h": false,
+	"runh-profile": true,
 }
 
 // Invocation is argv split into runc's parts.
@@ -39,6 +43,9 @@ type Invocation struct {
 	Command string   // the subcommand, "" if none
 	CmdAt   int      // index of Command in Argv
 	Args    []string // everything after Command
+	// own marks argv indexes that are runh's own flags, removed before
+	// runc sees argv.
+	own map[int]bool
 }
 
 // splitFlag turns "--name=value", "-name" into its parts. ok is false for
@@ -67,6 +74,7 @@ func Parse(argv []string) (*Invocation, error) {
 		if !known {
 			return nil, fmt.Errorf("%w: flag provided but not defined: -%s", ErrUsage, name)
 		}
+		at := i
 		if takesValue && !hasValue {
 			if i+1 >= len(argv) {
 				return nil, fmt.Errorf("%w: flag needs an argument: -%s", ErrUsage, name)
@@ -80,6 +88,14 @@ func Parse(argv []string) (*Invocation, error) {
 		on := !hasValue || value == "true"
 		g := &inv.Globals
 		switch name {
+		case "runh-profile":
+			g.Profile = value
+			if inv.own == nil {
+				inv.own = map[int]bool{}
+			}
+			for j := at; j <= i; j++ {
+				inv.own[j] = true
+			}
 		case "debug":
 			g.Debug = on
 		case "systemd-cgroup":
@@ -112,12 +128,30 @@ func (inv *Invocation) StateRoot() string {
 }
 
 // GlobalArgs is argv between argv[0] and the subcommand, as the caller
-// wrote it.
+// wrote it, less runh's own flags.
 func (inv *Invocation) GlobalArgs() []string {
-	if inv.CmdAt == 0 {
-		return inv.Argv[1:]
+	end := inv.CmdAt
+	if end == 0 {
+		end = len(inv.Argv)
 	}
-	return inv.Argv[1:inv.CmdAt]
+	return inv.runcOnly(1, end)
+}
+
+// RuncArgs is argv without argv[0] and runh's own flags: exactly what the
+// caller gave, when it gave no runh flag.
+func (inv *Invocation) RuncArgs() []string { return inv.runcOnly(1, len(inv.Argv)) }
+
+func (inv *Invocation) runcOnly(from, to int) []string {
+	if len(inv.own) == 0 {
+		return inv.Argv[from:to]
+	}
+	out := make([]string, 0, to-from)
+	for i := from; i < to; i++ {
+		if !inv.own[i] {
+			out = append(out, inv.Argv[i])
+		}
+	}
+	return out
 }
 
 // cmdArgs is a parsed subcommand: its flags (last one wins, except for the

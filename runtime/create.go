@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
 	"github.com/runh-dev/runh/sandbox"
 )
 
@@ -49,7 +51,7 @@ func (c *call) create() int {
 		return 1
 	}
 	if a.help {
-		return fail(c.log, execRunc(c.runc, c.inv.Argv[1:]))
+		return fail(c.log, execRunc(c.runc, c.inv.RuncArgs()))
 	}
 	if len(a.positional) != 1 {
 		c.log.Error(fmt.Sprintf("%s: %q requires exactly 1 argument, the container id", ErrUsage, c.inv.Command))
@@ -74,9 +76,9 @@ func (c *call) create() int {
 		return fail(c.log, err)
 	}
 	if c.inv.Command == "run" {
-		return fail(c.log, execRunc(c.runc, c.inv.Argv[1:]))
+		return fail(c.log, execRunc(c.runc, c.inv.RuncArgs()))
 	}
-	code, err := runRunc(c.runc, c.inv.Argv[1:])
+	code, err := runRunc(c.runc, c.inv.RuncArgs())
 	if err != nil {
 		return fail(c.log, err)
 	}
@@ -85,6 +87,10 @@ func (c *call) create() int {
 		return code
 	}
 	if err := c.verifyCreated(id, a.last("pid-file"), spec); err != nil {
+		if c.profile.ReportOnly {
+			c.log.Warn(fmt.Sprintf("profile %q (report only): %v", c.profile.Name, err))
+			return 0
+		}
 		c.log.Error(err.Error())
 		c.forceDelete(id)
 		return 1
@@ -107,7 +113,7 @@ func (c *call) hardenBundle(bundle string) (*hardened, error) {
 	}
 	whyNotFast := setupFastPath(host)
 	env := &sandbox.Env{Policy: &c.profile.Policy, Host: host}
-	if err := sandbox.Harden(env, c.profile.Name, c.profile.Rules, c.profile.Checks, s, sandbox.StopAtFirst, false); err != nil {
+	if err := c.harden(env, s, false); err != nil {
 		return nil, err
 	}
 	c.log.Debugs(changeLines(c.profile.Name, "", env.Changes))
@@ -174,4 +180,24 @@ func changeLines(profile, prefix string, changes []sandbox.Change) []string {
 		lines[i] = fmt.Sprintf("profile %q: %s%s", profile, prefix, ch)
 	}
 	return lines
+}
+
+// harden runs the profile over s. A report-only profile logs what it would
+// refuse, loudly, and lets everything through.
+func (c *call) harden(env *sandbox.Env, s *specs.Spec, processOnly bool) error {
+	p := c.profile
+	if !p.ReportOnly {
+		return sandbox.Harden(env, p.Name, p.Rules, p.Checks, s, sandbox.StopAtFirst, processOnly)
+	}
+	msgs := []string{fmt.Sprintf("profile %q selected by --runh-profile: this %s is NOT hardened", p.Name, c.inv.Command)}
+	var ds sandbox.Denials
+	if errors.As(sandbox.Harden(env, p.Name, p.Rules, p.Checks, s, sandbox.CollectAll, processOnly), &ds) {
+		for _, d := range ds {
+			msgs = append(msgs, "report only, would refuse: "+d.Error())
+		}
+	}
+	for _, m := range msgs {
+		c.log.Warn(m)
+	}
+	return nil
 }

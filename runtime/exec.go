@@ -42,7 +42,7 @@ func (c *call) exec() int {
 		return 1
 	}
 	if a.help {
-		return fail(c.log, execRunc(c.runc, c.inv.Argv[1:]))
+		return fail(c.log, execRunc(c.runc, c.inv.RuncArgs()))
 	}
 	if len(a.positional) < 1 {
 		c.log.Error(fmt.Sprintf("%s: \"exec\" requires a container id", ErrUsage))
@@ -70,7 +70,7 @@ func (c *call) exec() int {
 		return fail(c.log, fmt.Errorf("exec: container %s: %w", id, err))
 	}
 	env := &sandbox.Env{Policy: &c.profile.Policy, Host: host}
-	if err := sandbox.HardenProcess(env, c.profile.Name, c.profile.Rules, c.profile.Checks, p); err != nil {
+	if err := c.harden(env, &specs.Spec{Process: p}, true); err != nil {
 		if errors.Is(err, sandbox.ErrPolicyDenied) {
 			return c.denied(err)
 		}

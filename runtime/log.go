@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 )
@@ -30,7 +31,7 @@ func (l *Logger) Error(msg string) {
 	l.write("error", msg)
 }
 
-// Warn logs a warning to the log file (or stderr without one).
+// Warn logs a warning to the log file (or runh's own log without one).
 func (l *Logger) Warn(msg string) { l.logOnly("warning", msg) }
 
 // Debugs logs msgs, in one write, only with --debug.
@@ -40,12 +41,17 @@ func (l *Logger) Debugs(msgs []string) {
 	}
 }
 
+// logOnly writes warnings and debug lines to --log or, without one, to
+// runh's own log: never to stderr, which belongs to runc's callers and,
+// on create and run, to the container.
 func (l *Logger) logOnly(level string, msgs ...string) {
 	for i, m := range msgs {
 		msgs[i] = "runh: " + m
 	}
 	if l.Path == "" {
-		fmt.Fprintln(os.Stderr, strings.Join(msgs, "\n"))
+		if err := os.MkdirAll(stateDir(), 0o700); err == nil {
+			(&Logger{Path: filepath.Join(stateDir(), "runh.log"), Format: "json"}).write(level, msgs...)
+		}
 		return
 	}
 	l.write(level, msgs...)

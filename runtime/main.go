@@ -45,12 +45,16 @@ func Main(argv []string) int {
 	}
 	switch class {
 	case PassThrough:
-		return fail(log, execRunc(runc, argv[1:]))
+		return fail(log, execRunc(runc, inv.RuncArgs()))
 	case Refused:
 		log.Error(refusedWhy[inv.Command])
 		return 1
 	}
-	prof, err := profiles.Lookup(profiles.DefaultName)
+	name := profiles.DefaultName
+	if inv.Globals.Profile != "" {
+		name = inv.Globals.Profile
+	}
+	prof, err := profiles.Lookup(name)
 	if err != nil {
 		log.Error(err.Error())
 		return 1

@@ -279,3 +279,38 @@ func TestOwnCommandsHelp(t *testing.T) {
 		t.Fatalf("unknown profile: %d %q", code, stderr)
 	}
 }
+
+// TestCompatProfile: the operator's --runh-profile compat passes the spec
+// through as written, logs loudly, and runc never sees the flag.
+func TestCompatProfile(t *testing.T) {
+	f := newFake(t)
+	f.writeConfig(func(s *specs.Spec) {
+		s.Linux.Devices = []specs.LinuxDevice{{Path: "/dev/sda", Type: "b", Major: 8}}
+	})
+	logPath := filepath.Join(f.bundle, "log.json")
+	args := []string{"--runh-profile", "compat", "--log", logPath, "--log-format", "json", "create", "--bundle", f.bundle, "ctr"}
+	f.run(nil, args...)
+	if strings.Contains(f.argv(), "runh-profile") || !strings.HasPrefix(f.argv(), "--log\n"+logPath) {
+		t.Fatalf("runc argv %q", f.argv())
+	}
+	data, _ := os.ReadFile(filepath.Join(f.dir, "config.json"))
+	var s specs.Spec
+	json.Unmarshal(data, &s)
+	if s.Process.User.UID != 0 || len(s.Linux.Devices) != 1 || s.Linux.Seccomp != nil {
+		t.Fatalf("compat changed the spec: %s", data)
+	}
+	logData, _ := os.ReadFile(logPath)
+	if !strings.Contains(string(logData), `NOT hardened`) || !strings.Contains(string(logData), `would refuse`) || !strings.Contains(string(logData), `"level":"warning"`) {
+		t.Fatalf("compat not logged loudly: %s", logData)
+	}
+	// Pass-through drops the flag too; an unknown profile is refused.
+	f2 := newFake(t)
+	f2.run(nil, "--runh-profile=compat", "state", "ctr")
+	if f2.argv() != "state\nctr\n--\n" {
+		t.Fatalf("pass-through argv %q", f2.argv())
+	}
+	f2.writeConfig(nil)
+	if _, stderr, code := f2.run(nil, "--runh-profile", "permissive", "create", "ctr"); code == 0 || !strings.Contains(stderr, "unknown profile") {
+		t.Fatalf("unknown profile: %d %q", code, stderr)
+	}
+}

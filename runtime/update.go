@@ -34,7 +34,7 @@ func (c *call) update() int {
 		return 1
 	}
 	if a.help {
-		return fail(c.log, execRunc(c.runc, c.inv.Argv[1:]))
+		return fail(c.log, execRunc(c.runc, c.inv.RuncArgs()))
 	}
 	if len(a.positional) != 1 {
 		c.log.Error(fmt.Sprintf("%s: \"update\" requires exactly 1 argument, the container id", ErrUsage))
@@ -48,7 +48,9 @@ func (c *call) update() int {
 	} else if res, err = resourcesFromFlags(a); err != nil {
 		return fail(c.log, err)
 	}
-	if err := CheckUpdate(&c.profile.Policy, res); err != nil {
+	if err := CheckUpdate(&c.profile.Policy, res); err != nil && c.profile.ReportOnly {
+		c.log.Warn(fmt.Sprintf("profile %q (report only), would refuse: %v", c.profile.Name, err))
+	} else if err != nil {
 		var d *sandbox.Denial
 		if errors.As(err, &d) {
 			d.Profile = c.profile.Name
