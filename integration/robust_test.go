@@ -41,6 +41,9 @@ func TestFaultKilledDuringCreate(t *testing.T) {
 		if !bytes.Equal(now, orig) && !bytes.Equal(now, hardened) {
 			t.Fatalf("round %d: config.json is neither the original nor the hardened file (%d bytes)", i, len(now))
 		}
+		// Killing runh does not stop the runc it started: let that
+		// orphan finish before removing what it created.
+		waitNoProcessWith(t, c.id)
 		c.runc("delete", "--force", c.id)
 	}
 	// runh's own temporary files are cleaned by the next create.
@@ -104,4 +107,27 @@ func TestGarbageConfig(t *testing.T) {
 			}
 		})
 	}
+}
+
+// waitNoProcessWith waits until no process has arg in its command line.
+func waitNoProcessWith(t *testing.T, arg string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		found := false
+		dirs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+		for _, d := range dirs {
+			data, _ := os.ReadFile(d)
+			for _, a := range bytes.Split(data, []byte{0}) {
+				if string(a) == arg {
+					found = true
+				}
+			}
+		}
+		if !found {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("a process with %q in its command line is still running", arg)
 }
