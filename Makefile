@@ -24,7 +24,8 @@ bin/runh-init: seccomp/init/runh-init.c
 # The real runc, from the version pinned in go.mod, so every test runs
 # against a known runc.
 bin/runc: go.mod go.sum
-	$(GO) build -trimpath -tags seccomp -o $@ github.com/opencontainers/runc
+	$(GO) build -trimpath -tags seccomp -ldflags "-X main.gitCommit=$$($(GO) list -m -f '{{.Version}}' github.com/opencontainers/runc)-goproxy" \
+		-o $@ github.com/opencontainers/runc
 
 # Each fuzz target for FUZZTIME: decoders, the harden pipeline, create's
 # rewrite of a bundle, the update path. Crashers land in testdata/fuzz/ and

@@ -124,7 +124,13 @@ func (c *call) hardenBundle(bundle string) (*hardened, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode %s: %w", path, err)
 	}
-	if !bytes.Equal(out, bytes.TrimSpace(orig)) {
+	if c.profile.ReportOnly {
+		// Write the client's own bytes: re-encoding is not neutral (an
+		// empty seccomp "flags" list would vanish, and runc reads a
+		// missing list as its defaults).
+		out = orig
+	}
+	if !bytes.Equal(out, bytes.TrimSpace(orig)) || c.profile.ReportOnly {
 		if err := sandbox.SaveAtomic(path, out); err != nil {
 			return nil, err
 		}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/runh-dev/runh/profiles"
 	"github.com/runh-dev/runh/sandbox"
@@ -32,6 +33,10 @@ func Main(argv []string) int {
 	}
 	class, err := Classify(inv.Command)
 	if err != nil {
+		if wantsHelp(inv.Args) {
+			// runc's wording, so tools that probe help see what they expect.
+			err = fmt.Errorf("No help topic for '%s': %w", inv.Command, err)
+		}
 		log.Error(err.Error())
 		return 1
 	}
@@ -47,6 +52,9 @@ func Main(argv []string) int {
 	case PassThrough:
 		return fail(log, execRunc(runc, inv.RuncArgs()))
 	case Refused:
+		if wantsHelp(inv.Args) {
+			return fail(log, execRunc(runc, inv.RuncArgs()))
+		}
 		log.Error(refusedWhy[inv.Command])
 		return 1
 	}
@@ -64,7 +72,11 @@ func Main(argv []string) int {
 	case "create", "run":
 		return c.create()
 	case "exec":
-		return c.exec()
+		// runc exits 255 when exec itself fails; so does runh.
+		if code := c.exec(); code != 0 {
+			return 255
+		}
+		return 0
 	case "update":
 		return c.update()
 	}
@@ -114,13 +126,29 @@ func (c *call) denied(err error) int {
 	return 1
 }
 
+// printVersion prints the real runc's lines, then runh's in runc's format.
+// runc's test suite reads the first three lines as runc's; Docker takes the
+// last line with "version" in it, so it reports runh.
 func printVersion() error {
 	runc, err := FindRunc(DefaultConfig)
-	fmt.Fprintf(os.Stdout, "runh version %s\n", Version)
-	if err != nil {
-		return err
+	if err == nil {
+		var out []byte
+		out, err = outputRunc(runc, "--version")
+		os.Stdout.Write(out)
 	}
-	out, err := outputRunc(runc, "--version")
-	os.Stdout.Write(out)
+	fmt.Fprintf(os.Stdout, "runh version %s\n", Version)
 	return err
+}
+
+// wantsHelp reports whether args ask for help before any operand.
+func wantsHelp(args []string) bool {
+	for _, a := range args {
+		if a == "-h" || a == "--help" {
+			return true
+		}
+		if !strings.HasPrefix(a, "-") || a == "--" {
+			return false
+		}
+	}
+	return false
 }

@@ -72,7 +72,23 @@ func runOwn(inv *Invocation, log *Logger) int {
 		ExitErrHandler: func(*cli.Context, error) {},
 	}
 	args := []string{"runh"}
-	if inv.Command == "" {
+	topHelp := inv.Command == "" || (inv.Globals.Help && Commands[inv.Command] != Own) ||
+		((inv.Command == "help" || inv.Command == "h") && len(inv.Args) == 0)
+	if (inv.Command == "help" || inv.Command == "h") && len(inv.Args) > 0 && Commands[inv.Args[0]] != Own {
+		// `runh help create`: runc's help for runc's commands.
+		if runc, err := FindRunc(DefaultConfig); err == nil {
+			return fail(log, execRunc(runc, inv.RuncArgs()))
+		}
+	}
+	if topHelp {
+		// A drop-in's help starts with runc's own, which tools and runc's
+		// test suite read, and then says what runh adds.
+		if runc, err := FindRunc(DefaultConfig); err == nil {
+			if out, err := outputRunc(runc, "--help"); err == nil {
+				os.Stdout.Write(out)
+				fmt.Fprintln(os.Stdout, "\nRUNH:")
+			}
+		}
 		args = append(args, "--help")
 	} else {
 		args = append(args, inv.Argv[inv.CmdAt:]...)
