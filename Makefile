@@ -7,7 +7,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/runh-dev/runh/runtime.Version=$(VERSION)
 SOURCES := $(shell find . -name '*.go' -not -path './_build/*') go.mod go.sum
 
-.PHONY: all build demo test unit integration vet deps clean generate bench bench-go cross fuzz
+.PHONY: all build demo test unit integration vet deps clean generate bench bench-go cross fuzz conformance
 
 all: build
 
@@ -26,6 +26,11 @@ bin/runh-init: seccomp/init/runh-init.c
 bin/runc: go.mod go.sum
 	$(GO) build -trimpath -tags seccomp -ldflags "-X main.gitCommit=$$($(GO) list -m -f '{{.Version}}' github.com/opencontainers/runc)-goproxy" \
 		-o $@ github.com/opencontainers/runc
+
+# runc's own bats suite: runc, runh compat (identical outcomes), runh
+# restricted (listed deltas only). About 5 minutes, root.
+conformance: build
+	./integration/conformance/conformance.sh
 
 # Each fuzz target for FUZZTIME: decoders, the harden pipeline, create's
 # rewrite of a bundle, the update path. Crashers land in testdata/fuzz/ and

@@ -45,13 +45,20 @@ var RuleScratchTmpfs = Rule{
 			if slices.ContainsFunc(s.Mounts, func(m specs.Mount) bool { return filepath.Clean(m.Destination) == dir }) {
 				continue
 			}
-			s.Mounts = append(s.Mounts, specs.Mount{
+			m := specs.Mount{
 				Destination: dir,
 				Type:        "tmpfs",
 				Source:      "tmpfs",
 				Options:     []string{"nosuid", "nodev", "noexec", "mode=1777", "size=" + e.Policy.TmpfsSize},
-			})
-			e.changed(fmt.Sprintf("mounts[%d]", len(s.Mounts)-1), "added tmpfs on %s (size=%s)", dir, e.Policy.TmpfsSize)
+			}
+			// Before any client mount below dir, which it would otherwise
+			// hide (mounts are made in order).
+			at := slices.IndexFunc(s.Mounts, func(cm specs.Mount) bool { return within(filepath.Clean(cm.Destination), dir) })
+			if at < 0 {
+				at = len(s.Mounts)
+			}
+			s.Mounts = slices.Insert(s.Mounts, at, m)
+			e.changed(fmt.Sprintf("mounts[%d]", at), "added tmpfs on %s (size=%s)", dir, e.Policy.TmpfsSize)
 		}
 		return nil
 	},

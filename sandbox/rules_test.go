@@ -247,6 +247,15 @@ func TestRuleScratchTmpfs(t *testing.T) {
 				}
 			}
 		}},
+		{name: "inserted before a client mount below it", mutate: func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/tmp/test", Type: "tmpfs", Source: "tmpfs", Options: []string{"mode=0444"}})
+		}, check: func(t *testing.T, s *specs.Spec) {
+			tmp := slices.IndexFunc(s.Mounts, func(m specs.Mount) bool { return m.Destination == "/tmp" })
+			sub := slices.IndexFunc(s.Mounts, func(m specs.Mount) bool { return m.Destination == "/tmp/test" })
+			if tmp < 0 || tmp > sub {
+				t.Fatalf("/tmp at %d hides /tmp/test at %d", tmp, sub)
+			}
+		}},
 		{name: "client mount kept", mutate: func(s *specs.Spec) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/tmp/", Type: "bind", Source: "/srv/tmp"})
 		}, check: func(t *testing.T, s *specs.Spec) {

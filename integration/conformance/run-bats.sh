@@ -14,7 +14,7 @@ OUT=${3:?}
 shift 3
 top=$(cd "$(dirname "$0")/../.." && pwd)
 FILES=${*:-create start run exec kill delete state ps spec list pause events update mask seccomp cgroups tty env cwd help version}
-FILE_TIMEOUT=${FILE_TIMEOUT:-600}
+FILE_TIMEOUT=${FILE_TIMEOUT:-180}
 mkdir -p "$OUT" "$W/wrappers/$runtime"
 OUT=$(cd "$OUT" && pwd)
 wrapper=$W/wrappers/$runtime/runc
