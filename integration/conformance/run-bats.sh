@@ -33,7 +33,17 @@ rm -f "$OUT/.stdin"
 mkfifo "$OUT/.stdin"
 sleep 1000000 >"$OUT/.stdin" &
 holder=$!
-trap 'kill $holder 2>/dev/null; rm -f "$OUT/.stdin"' EXIT
+# update.bats "update devices" starts `recvtty --mode single` in the
+# background and kills it only if the container ran; when runh refuses the
+# container, recvtty would wait forever and hold bats' output open. Kill such
+# leftovers (started by this suite) once they are 20 s old.
+(while sleep 5; do
+	for p in $(pgrep -f 'recvtty .*--mode single'); do
+		[ "$(ps -o etimes= -p "$p" 2>/dev/null | tr -d ' ')" -gt 20 ] 2>/dev/null && kill -9 "$p"
+	done
+done) &
+watchdog=$!
+trap 'kill $holder $watchdog 2>/dev/null; rm -f "$OUT/.stdin"' EXIT
 for f in $FILES; do
 	f=${f%.bats}
 	t0=$(date +%s)
