@@ -37,10 +37,10 @@ conformance: build
 # become regression tests of `go test`.
 FUZZTIME ?= 30s
 fuzz:
-	$(GO) test -run XXX -fuzz '^FuzzHardenSpec$$' -fuzztime $(FUZZTIME) ./sandbox/
-	$(GO) test -run XXX -fuzz '^FuzzHardenProcess$$' -fuzztime $(FUZZTIME) ./sandbox/
-	$(GO) test -run XXX -fuzz '^FuzzCreateBundle$$' -fuzztime $(FUZZTIME) ./runtime/
-	$(GO) test -run XXX -fuzz '^FuzzUpdateResources$$' -fuzztime $(FUZZTIME) ./runtime/
+	$(GO) test -run XXX -fuzz '^FuzzHardenSpec$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./sandbox/
+	$(GO) test -run XXX -fuzz '^FuzzHardenProcess$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./sandbox/
+	$(GO) test -run XXX -fuzz '^FuzzCreateBundle$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./runtime/
+	$(GO) test -run XXX -fuzz '^FuzzUpdateResources$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./runtime/
 
 # Interleaved runh vs runc timings (root). Results go to bench-results.md;
 # the README shows the latest. A benchmark, not a test.
