@@ -133,6 +133,11 @@ var (
 	sensitivePoints = []string{"/var/lib/docker", "/run/containerd", "/var/lib/containerd", "/var/lib/kubelet"}
 )
 
+// engineSockets are the API sockets of container engines, refused wherever
+// they live (a private daemon's socket need not be under /run): whoever
+// holds one can start a privileged container and own the host.
+var engineSockets = []string{"docker.sock", "containerd.sock", "containerd.sock.ttrpc", "crio.sock", "podman.sock", "buildkitd.sock", "dockershim.sock"}
+
 // mountTypes are the filesystems a container may mount. runc performs mounts
 // as root on the host before dropping privileges, so any other type (ext4 of
 // a host block device, nfs) would be a mount the container could not do
@@ -166,7 +171,7 @@ func within(p, dir string) bool {
 // filesystem types a container has no business mounting.
 var RuleHostMounts = Rule{
 	Name: "host-mounts",
-	Doc:  "bind mounts of /, /proc, /sys, /dev, /boot, /etc, /root, the engines' sockets and state, runc's root, and their parents are refused",
+	Doc:  "bind mounts of /, /proc, /sys, /dev, /boot, /etc, /root, any engine API socket, the engines' state, runc's root, and their parents are refused",
 	Hint: "mount a dedicated directory or a named volume, not a host system path or an engine's socket or state",
 	Apply: func(e *Env, s *specs.Spec) error {
 		trees := resolvedTrees()
@@ -184,6 +189,9 @@ var RuleHostMounts = Rule{
 				continue
 			}
 			src := resolvePath(e.bundlePath(m.Source))
+			if slices.Contains(engineSockets, filepath.Base(src)) {
+				return deny(field, "bind mount of container engine socket %s is not allowed", m.Source)
+			}
 			for _, t := range trees {
 				if within(src, t) || within(t, src) {
 					return deny(field, "bind mount of host path %s is not allowed", m.Source)

@@ -320,6 +320,8 @@ func TestRuleHostMounts(t *testing.T) {
 		{name: "root", wantDeny: true, mutate: bindMount("/")},
 		{name: "docker socket via /var/run", wantDeny: true, mutate: bindMount("/var/run/docker.sock")},
 		{name: "docker socket", wantDeny: true, mutate: bindMount("/run/docker.sock")},
+		{name: "a private daemon's socket", wantDeny: true, mutate: bindMount("/tmp/rd/docker.sock")},
+		{name: "containerd socket elsewhere", wantDeny: true, mutate: bindMount("/srv/k3s/containerd/containerd.sock")},
 		{name: "etc file", wantDeny: true, mutate: bindMount("/etc/shadow")},
 		{name: "symlink to etc", wantDeny: true, mutate: bindMount(link)},
 		{name: "proc pid root", wantDeny: true, mutate: bindMount("/proc/1/root")},
