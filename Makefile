@@ -2,12 +2,13 @@
 #   make demo   install packages if missing, build, run a hardened container
 #   make test   unit, fake-runc and real-runc integration tests (root for the latter)
 
+SHELL   := /bin/bash
 GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/runh-dev/runh/runtime.Version=$(VERSION)
 SOURCES := $(shell find . -name '*.go' -not -path './_build/*') go.mod go.sum
 
-.PHONY: all build demo test unit integration vet deps clean generate bench bench-go cross fuzz conformance
+.PHONY: all build demo test unit integration vet deps clean generate bench bench-go cross fuzz conformance e2e
 
 all: build
 
@@ -31,6 +32,11 @@ bin/runc: go.mod go.sum
 # restricted (listed deltas only). About 5 minutes, root.
 conformance: build
 	./integration/conformance/conformance.sh
+
+# runh behind real engines (root): installs docker.io if missing.
+e2e: build
+	@command -v dockerd >/dev/null || (DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io >/dev/null)
+	$(GO) test -count=1 -tags e2e -v ./integration/e2e/ 2>&1 | grep -E '^(\s*---|ok|FAIL|PASS|panic|\s+\S+_test.go)'; exit $${PIPESTATUS[0]}
 
 # Each fuzz target for FUZZTIME: decoders, the harden pipeline, create's
 # rewrite of a bundle, the update path. Crashers land in testdata/fuzz/ and

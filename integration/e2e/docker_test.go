@@ -1,0 +1,205 @@
+//go:build e2e
+
+// Package e2e runs runh behind real engines. It needs root and installs
+// nothing itself: `make e2e` installs the packages (docker.io) first.
+// Each test starts its own private daemon under a temporary directory with
+// --bridge=none --iptables=false, so the host's networking is untouched,
+// and stops it by PID.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+var (
+	repo, _ = filepath.Abs("../..")
+	runhBin = filepath.Join(repo, "bin", "runh")
+	runcBin = filepath.Join(repo, "bin", "runc")
+)
+
+func require(t *testing.T, ok bool, what string) {
+	t.Helper()
+	if ok {
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("prerequisite missing under CI: %s", what)
+	}
+	t.Skipf("SKIPPING: prerequisite missing: %s (run `make e2e` as root)", what)
+}
+
+type dockerd struct {
+	t    *testing.T
+	dir  string
+	sock string
+	cmd  *exec.Cmd
+}
+
+// startDockerd starts a private dockerd with runh registered as "runh" and
+// a busybox image imported as runh-e2e/busybox.
+func startDockerd(t *testing.T) *dockerd {
+	t.Helper()
+	require(t, os.Geteuid() == 0, "root")
+	_, err := exec.LookPath("dockerd")
+	require(t, err == nil, "dockerd (apt-get install docker.io)")
+	_, err1 := os.Stat(runhBin)
+	_, err2 := os.Stat(runcBin)
+	require(t, err1 == nil && err2 == nil, "bin/runh and bin/runc (make build)")
+	// A short directory: the daemon's unix sockets live under it.
+	dir, err := os.MkdirTemp("/tmp", "runh-e2e-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &dockerd{t: t, dir: dir, sock: filepath.Join(dir, "docker.sock")}
+	cfg := fmt.Sprintf(`{"runtimes":{"runh":{"path":%q}},"storage-driver":"overlay2","exec-opts":["native.cgroupdriver=cgroupfs"]}`, runhBin)
+	os.WriteFile(filepath.Join(dir, "daemon.json"), []byte(cfg), 0o644)
+	logf, _ := os.Create(filepath.Join(dir, "dockerd.log"))
+	d.cmd = exec.Command("dockerd", "--config-file", filepath.Join(dir, "daemon.json"),
+		"--data-root", filepath.Join(dir, "data"), "--exec-root", filepath.Join(dir, "exec"),
+		"--pidfile", filepath.Join(dir, "dockerd.pid"), "-H", "unix://"+d.sock,
+		"--bridge=none", "--iptables=false", "--ip6tables=false")
+	// The shim inherits dockerd's environment, and runh finds runc there.
+	d.cmd.Env = append(os.Environ(), "RUNH_RUNC="+runcBin)
+	d.cmd.Stdout, d.cmd.Stderr = logf, logf
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(d.stop)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if _, _, code := d.docker("info"); code == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			log, _ := os.ReadFile(filepath.Join(dir, "dockerd.log"))
+			t.Fatalf("dockerd did not start:\n%s", log)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	rootfs := filepath.Join(dir, "rootfs.tar")
+	if out, err := exec.Command("sh", "-c", "d=$(mktemp -d) && mkdir -p $d/bin $d/etc $d/tmp $d/dev $d/proc $d/sys && cp \"$(command -v busybox)\" $d/bin/busybox && for a in $($d/bin/busybox --list); do [ $a = busybox ] || ln -sf busybox $d/bin/$a; done && printf 'root:x:0:0::/root:/bin/sh\\nnobody:x:65534:65534::/:/bin/false\\n' > $d/etc/passwd && tar -C $d -cf "+rootfs+" . && rm -rf $d").CombinedOutput(); err != nil {
+		t.Fatalf("rootfs: %v %s", err, out)
+	}
+	if _, stderr, code := d.docker("import", "--change", `CMD ["/bin/sh"]`, rootfs, "runh-e2e/busybox"); code != 0 {
+		t.Fatalf("import: %s", stderr)
+	}
+	return d
+}
+
+// docker runs the docker client against the private daemon, bounded.
+func (d *dockerd) docker(args ...string) (string, string, int) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "docker", append([]string{"-H", "unix://" + d.sock}, args...)...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		code = -1
+	}
+	return out.String(), errb.String(), code
+}
+
+func (d *dockerd) stop() {
+	if ids, _, _ := d.docker("ps", "-aq"); strings.TrimSpace(ids) != "" {
+		d.docker(append([]string{"rm", "-f"}, strings.Fields(ids)...)...)
+	}
+	d.cmd.Process.Signal(os.Interrupt)
+	done := make(chan struct{})
+	go func() { d.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		d.cmd.Process.Kill()
+		<-done
+	}
+	// Overlay and shm mounts the daemon left under its directories.
+	data, _ := os.ReadFile("/proc/self/mountinfo")
+	var mounts []string
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(line); len(f) > 4 && strings.HasPrefix(f[4], d.dir) {
+			mounts = append(mounts, f[4])
+		}
+	}
+	for i := len(mounts) - 1; i >= 0; i-- {
+		exec.Command("umount", "-l", mounts[i]).Run()
+	}
+	os.RemoveAll(d.dir)
+}
+
+const probe = `id -u; grep -E '^(CapEff|NoNewPrivs|Seccomp):' /proc/self/status; touch /x 2>/dev/null && echo ROOT-RW || echo ROOT-RO; cat /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/pids.max /sys/fs/cgroup/memory.max`
+
+func TestDocker(t *testing.T) {
+	d := startDockerd(t)
+	img := "runh-e2e/busybox"
+
+	t.Run("plain run is hardened", func(t *testing.T) {
+		// Docker asks for root and its 14 default capabilities.
+		out, stderr, code := d.docker("run", "--rm", "--runtime", "runh", img, "sh", "-c", probe)
+		want := "65534\nCapEff:\t0000000000000000\nNoNewPrivs:\t1\nSeccomp:\t2\nROOT-RO\n512\n268435456\n"
+		if code != 0 || out != want {
+			t.Fatalf("exit %d\nstdout %q\nwant   %q\nstderr %s", code, out, want, stderr)
+		}
+	})
+
+	t.Run("too much is refused and docker shows why", func(t *testing.T) {
+		os.WriteFile(filepath.Join(d.dir, "fake.sock"), nil, 0o600)
+		for _, tc := range []struct {
+			args []string
+			want string
+		}{
+			{[]string{"--privileged"}, `(rule devices)`},
+			{[]string{"-v", d.sock + ":/s"}, `bind mount of container engine socket ` + d.sock + ` is not allowed (rule host-mounts)`},
+			{[]string{"-v", "/:/host"}, `bind mount of host path / is not allowed (rule host-mounts)`},
+		} {
+			_, stderr, code := d.docker(append(append([]string{"run", "--rm", "--runtime", "runh"}, tc.args...), img, "true")...)
+			if code == 0 || !strings.Contains(stderr, `runh: denied by profile "restricted": `) || !strings.Contains(stderr, tc.want) {
+				t.Errorf("%v: exit %d, stderr %q", tc.args, code, stderr)
+			}
+		}
+	})
+
+	t.Run("host pid namespace is replaced by a private one", func(t *testing.T) {
+		// Docker leaves the pid namespace out; runh adds a private one
+		// (joining the host's by path would be refused instead).
+		out, stderr, code := d.docker("run", "--rm", "--runtime", "runh", "--pid", "host", img, "sh", "-c", "echo $$")
+		if code != 0 || out != "1\n" {
+			t.Fatalf("exit %d stdout %q stderr %q", code, out, stderr)
+		}
+	})
+
+	t.Run("exec as root or privileged is hardened", func(t *testing.T) {
+		if _, stderr, code := d.docker("run", "-d", "--name", "long", "--runtime", "runh", img, "sleep", "300"); code != 0 {
+			t.Fatalf("run -d: %s", stderr)
+		}
+		defer d.docker("rm", "-f", "long")
+		for _, args := range [][]string{{"-u", "0"}, {"--privileged"}, {"-u", "0", "--privileged"}} {
+			out, stderr, code := d.docker(append(append([]string{"exec"}, args...), "long", "sh", "-c", "id -u; grep -E '^(CapEff|Seccomp):' /proc/self/status")...)
+			if code != 0 || out != "65534\nCapEff:\t0000000000000000\nSeccomp:\t2\n" {
+				t.Errorf("exec %v: exit %d stdout %q stderr %q", args, code, out, stderr)
+			}
+		}
+		if _, stderr, code := d.docker("update", "--pids-limit", "100", "long"); code != 0 {
+			t.Errorf("update within limits: %s", stderr)
+		}
+		if _, stderr, code := d.docker("update", "--pids-limit", "-1", "long"); code == 0 || !strings.Contains(stderr, "update would remove the pids limit") {
+			t.Errorf("unlimited update: exit %d %s", code, stderr)
+		}
+		for _, step := range [][]string{{"pause", "long"}, {"unpause", "long"}, {"kill", "-s", "USR1", "long"}, {"stop", "-t", "1", "long"}} {
+			if _, stderr, code := d.docker(step...); code != 0 {
+				t.Errorf("%v: %s", step, stderr)
+			}
+		}
+	})
+}
