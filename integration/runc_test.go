@@ -57,7 +57,7 @@ func TestDenials(t *testing.T) {
 		name, want string
 		edit       func(*specs.Spec)
 	}{
-		{"docker socket", `mounts[7]: bind mount of host path /var/run/docker.sock is not allowed (rule host-mounts)`, func(s *specs.Spec) {
+		{"docker socket", `mounts[7]: bind mount of container engine socket /var/run/docker.sock is not allowed (rule host-mounts)`, func(s *specs.Spec) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/s", Type: "bind", Source: "/var/run/docker.sock", Options: []string{"rbind"}})
 		}},
 		{"host root", `bind mount of host path / is not allowed (rule host-mounts)`, func(s *specs.Spec) {
