@@ -33,13 +33,14 @@ bin/runc: go.mod go.sum
 conformance: build
 	./integration/conformance/conformance.sh
 
-# runh behind real engines (root): Docker and CRI (containerd 1.6, crictl).
-# Installs docker.io, containerd and the CNI plugins if missing, and crictl
+# runh behind real engines (root): Docker, CRI (containerd 1.6, crictl) and
+# Podman. Installs docker.io, containerd, podman and the CNI plugins if
+# missing, and crictl
 # from the Go module proxy into bin/.
 CRICTL_VERSION := v1.37.0
 e2e: build bin/crictl
-	@command -v dockerd >/dev/null && command -v containerd >/dev/null && test -x /usr/lib/cni/bridge || \
-		(DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io containerd containernetworking-plugins >/dev/null)
+	@command -v dockerd >/dev/null && command -v containerd >/dev/null && command -v podman >/dev/null && test -x /usr/lib/cni/bridge || \
+		(DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io containerd podman containernetworking-plugins >/dev/null)
 	$(GO) test -count=1 -tags e2e -v ./integration/e2e/ 2>&1 | grep -E '^(\s*---|ok|FAIL|PASS|panic|\s+\S+_test.go)'; exit $${PIPESTATUS[0]}
 
 bin/crictl:

@@ -14,18 +14,21 @@ import (
 // ErrRuncNotFound is returned when no real runc can be found.
 var ErrRuncNotFound = errors.New("cannot find the real runc")
 
-// Config is runh's operator configuration. Only the runc path exists yet;
-// an embedded default leaves it empty so PATH is searched.
+// Config is runh's operator configuration. Only the runc path exists yet.
 type Config struct {
+	// Runc is the real runc. Empty means "runc" in runh's own directory,
+	// where `make build` and an installer put it, if it is there.
 	Runc string
 }
 
-// DefaultConfig is the embedded configuration.
+// DefaultConfig is the embedded configuration, until the operator config
+// file exists.
 var DefaultConfig = Config{}
 
-// FindRunc locates the real runc: $RUNH_RUNC, then the config file, then
-// `runc` on PATH, skipping runh's own binary so that installing runh as
-// `runc` cannot loop.
+// FindRunc locates the real runc: $RUNH_RUNC, then the configured path (by
+// default runc next to runh's binary: engines such as Podman do not pass
+// their environment to every runtime call), then `runc` on PATH. runh's own
+// binary is always skipped, so installing runh as `runc` cannot loop.
 func FindRunc(cfg Config) (string, error) {
 	self, _ := os.Stat("/proc/self/exe")
 	usable := func(p string) error {
@@ -53,6 +56,11 @@ func FindRunc(cfg Config) (string, error) {
 		}
 		return cfg.Runc, nil
 	}
+	if exe, err := os.Executable(); err == nil {
+		if p := filepath.Join(filepath.Dir(exe), "runc"); usable(p) == nil {
+			return p, nil
+		}
+	}
 	for _, dir := range filepath.SplitList(os.Getenv("PATH")) {
 		if dir == "" || !filepath.IsAbs(dir) {
 			continue
@@ -62,7 +70,7 @@ func FindRunc(cfg Config) (string, error) {
 			return p, nil
 		}
 	}
-	return "", fmt.Errorf("%w: set RUNH_RUNC or put runc on PATH (runh skips its own binary)", ErrRuncNotFound)
+	return "", fmt.Errorf("%w: set RUNH_RUNC, install runc next to runh, or put runc on PATH (runh skips its own binary)", ErrRuncNotFound)
 }
 
 // execRunc replaces runh with runc. args excludes argv[0]. Every inherited

@@ -314,3 +314,19 @@ func TestCompatProfile(t *testing.T) {
 		t.Fatalf("unknown profile: %d %q", code, stderr)
 	}
 }
+
+// TestRuncNextToRunh: without RUNH_RUNC (Podman drops the environment on
+// some calls), runh uses the runc installed next to it before PATH.
+func TestRuncNextToRunh(t *testing.T) {
+	f := newFake(t)
+	dir := t.TempDir()
+	data, _ := os.ReadFile(runhBin)
+	os.WriteFile(filepath.Join(dir, "runh"), data, 0o755)
+	fr, _ := filepath.Abs("../testdata/fakerunc.sh")
+	os.Symlink(fr, filepath.Join(dir, "runc"))
+	cmd := exec.Command(filepath.Join(dir, "runh"), "state", "x")
+	cmd.Env = []string{"PATH=/usr/bin:/bin", "FAKERUNC_DIR=" + f.dir}
+	if out, err := cmd.CombinedOutput(); err != nil || f.argv() != "state\nx\n--\n" {
+		t.Fatalf("err %v out %q argv %q", err, out, f.argv())
+	}
+}

@@ -1,0 +1,114 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestPodman runs Podman with its state under a temporary directory and no
+// network (netns "none"). No RUNH_RUNC is set: Podman does not pass its
+// environment to every runtime call, so runh must find the runc installed
+// next to it.
+func TestPodman(t *testing.T) {
+	require(t, os.Geteuid() == 0, "root")
+	_, err := exec.LookPath("podman")
+	require(t, err == nil, "podman (apt-get install podman)")
+	dir, err := os.MkdirTemp("/tmp", "runh-podman-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "storage.conf"), []byte(fmt.Sprintf("[storage]\ndriver = \"overlay\"\ngraphroot = %q\nrunroot = %q\n",
+		filepath.Join(dir, "root"), filepath.Join(dir, "runroot"))), 0o644)
+	// No default_ulimits: Podman asks for nofile 1048576, above this
+	// node's hard limit; runh clamps it instead of runc failing.
+	os.WriteFile(filepath.Join(dir, "containers.conf"), []byte(fmt.Sprintf(`[containers]
+log_driver = "k8s-file"
+netns = "none"
+[engine]
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+events_logfile_path = %q
+tmp_dir = %q
+[engine.runtimes]
+runh = [%q]
+`, filepath.Join(dir, "events.log"), filepath.Join(dir, "tmp"), runhBin)), 0o644)
+	env := []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=" + dir,
+		"CONTAINERS_CONF=" + filepath.Join(dir, "containers.conf"), "CONTAINERS_STORAGE_CONF=" + filepath.Join(dir, "storage.conf")}
+	podman := func(args ...string) (string, string, int) {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, "podman", args...)
+		cmd.Env = env
+		var out, errb strings.Builder
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		err := cmd.Run()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			code = -1
+		}
+		return out.String(), errb.String(), code
+	}
+	t.Cleanup(func() {
+		podman("rm", "-af", "-t", "0")
+		podman("system", "reset", "-f")
+		data, _ := os.ReadFile("/proc/self/mountinfo")
+		var mounts []string
+		for _, line := range strings.Split(string(data), "\n") {
+			if f := strings.Fields(line); len(f) > 4 && strings.HasPrefix(f[4], dir) {
+				mounts = append(mounts, f[4])
+			}
+		}
+		for i := len(mounts) - 1; i >= 0; i-- {
+			exec.Command("umount", "-l", mounts[i]).Run()
+		}
+		os.RemoveAll(dir)
+	})
+	rootfs := filepath.Join(dir, "rootfs.tar")
+	layer := busyboxLayer(t)
+	os.WriteFile(rootfs, layer, 0o644)
+	if _, stderr, code := podman("import", "--change", `CMD ["/bin/sh"]`, rootfs, "localhost/runh-e2e/busybox"); code != 0 {
+		t.Fatalf("import: %s", stderr)
+	}
+	img := "localhost/runh-e2e/busybox"
+
+	out, stderr, code := podman("run", "--rm", "--runtime", "runh", img, "sh", "-c", "id -u; grep -E '^(CapEff|NoNewPrivs|Seccomp):' /proc/self/status; touch /x 2>/dev/null || echo ROOT-RO; ulimit -n")
+	if want := "65534\nCapEff:\t0000000000000000\nNoNewPrivs:\t1\nSeccomp:\t2\nROOT-RO\n"; code != 0 || !strings.HasPrefix(out, want) {
+		t.Fatalf("run: exit %d stdout %q stderr %s", code, out, stderr)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--privileged"}, "(rule devices)"},
+		{[]string{"-v", "/etc:/e"}, "bind mount of host path /etc is not allowed (rule host-mounts)"},
+	} {
+		_, stderr, code := podman(append(append([]string{"run", "--rm", "--runtime", "runh"}, tc.args...), img, "true")...)
+		if code == 0 || !strings.Contains(stderr, `runh: denied by profile "restricted"`) || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%v: exit %d stderr %q", tc.args, code, stderr)
+		}
+	}
+	if _, stderr, code := podman("run", "-d", "--name", "long", "--runtime", "runh", img, "sleep", "300"); code != 0 {
+		t.Fatalf("run -d: %s", stderr)
+	}
+	for _, args := range [][]string{{"-u", "0"}, {"--privileged"}} {
+		out, stderr, code := podman(append(append([]string{"exec"}, args...), "long", "sh", "-c", "id -u; grep -E '^(CapEff|Seccomp):' /proc/self/status")...)
+		if code != 0 || out != "65534\nCapEff:\t0000000000000000\nSeccomp:\t2\n" {
+			t.Errorf("exec %v: exit %d stdout %q stderr %q", args, code, out, stderr)
+		}
+	}
+	for _, step := range [][]string{{"pause", "long"}, {"unpause", "long"}, {"kill", "-s", "USR1", "long"}, {"stop", "-t", "1", "long"}, {"start", "long"}, {"rm", "-f", "-t", "0", "long"}} {
+		if _, stderr, code := podman(step...); code != 0 {
+			t.Errorf("%v: %s", step, stderr)
+		}
+	}
+}
