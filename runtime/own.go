@@ -150,6 +150,11 @@ func runCheck(w io.Writer, bundle, profile, stateRoot string) error {
 	if err != nil {
 		return err
 	}
+	// Report what create would do, fast path included. This may fill
+	// runh's filter cache; the bundle is never written.
+	if whyNot := setupFastPath(host); whyNot != nil {
+		fmt.Fprintf(w, "note: %v\n", whyNot)
+	}
 	env := &sandbox.Env{Policy: &prof.Policy, Host: host}
 	herr := sandbox.Harden(env, prof.Name, prof.Rules, prof.Checks, s, sandbox.CollectAll, false)
 	for _, ch := range env.Changes {
