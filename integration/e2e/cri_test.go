@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -119,19 +118,8 @@ state = "%[1]s/state"
 }
 
 func (e *criEnv) crictl(args ...string) (string, string, int) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, crictlBin, append([]string{"--config", e.crictlCf}, args...)...)
-	var out, errb strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		code = -1
-	}
-	return strings.TrimSpace(out.String()), errb.String(), code
+	out, errb, code := runBounded(nil, crictlBin, append([]string{"--config", e.crictlCf}, args...)...)
+	return strings.TrimSpace(out), errb, code
 }
 
 func (e *criEnv) write(name, content string) string {
@@ -147,28 +135,10 @@ func (e *criEnv) stop() {
 			e.crictl("rmp", p)
 		}
 	}
-	e.cmd.Process.Signal(os.Interrupt)
-	done := make(chan struct{})
-	go func() { e.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(20 * time.Second):
-		e.cmd.Process.Kill()
-		<-done
-	}
-	data, _ := os.ReadFile("/proc/self/mountinfo")
-	var mounts []string
-	for _, line := range strings.Split(string(data), "\n") {
-		if f := strings.Fields(line); len(f) > 4 && strings.HasPrefix(f[4], e.dir) {
-			mounts = append(mounts, f[4])
-		}
-	}
-	for i := len(mounts) - 1; i >= 0; i-- {
-		exec.Command("umount", "-l", mounts[i]).Run()
-	}
+	stopDaemon(e.cmd)
+	unmountUnder(e.dir)
 	exec.Command("ip", "link", "del", "runhe2e0").Run()
 	os.RemoveAll("/var/lib/cni/networks/runh-e2e") // host-local IPAM state
-	os.RemoveAll(e.dir)
 }
 
 func TestCRI(t *testing.T) {

@@ -8,8 +8,6 @@
 package e2e
 
 import (
-	"bytes"
-	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -96,46 +94,15 @@ func startDockerd(t *testing.T) *dockerd {
 
 // docker runs the docker client against the private daemon, bounded.
 func (d *dockerd) docker(args ...string) (string, string, int) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "docker", append([]string{"-H", "unix://" + d.sock}, args...)...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		code = -1
-	}
-	return out.String(), errb.String(), code
+	return runBounded(nil, "docker", append([]string{"-H", "unix://" + d.sock}, args...)...)
 }
 
 func (d *dockerd) stop() {
 	if ids, _, _ := d.docker("ps", "-aq"); strings.TrimSpace(ids) != "" {
 		d.docker(append([]string{"rm", "-f"}, strings.Fields(ids)...)...)
 	}
-	d.cmd.Process.Signal(os.Interrupt)
-	done := make(chan struct{})
-	go func() { d.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(20 * time.Second):
-		d.cmd.Process.Kill()
-		<-done
-	}
-	// Overlay and shm mounts the daemon left under its directories.
-	data, _ := os.ReadFile("/proc/self/mountinfo")
-	var mounts []string
-	for _, line := range strings.Split(string(data), "\n") {
-		if f := strings.Fields(line); len(f) > 4 && strings.HasPrefix(f[4], d.dir) {
-			mounts = append(mounts, f[4])
-		}
-	}
-	for i := len(mounts) - 1; i >= 0; i-- {
-		exec.Command("umount", "-l", mounts[i]).Run()
-	}
-	os.RemoveAll(d.dir)
+	stopDaemon(d.cmd)
+	unmountUnder(d.dir)
 }
 
 const probe = `id -u; grep -E '^(CapEff|NoNewPrivs|Seccomp):' /proc/self/status; touch /x 2>/dev/null && echo ROOT-RW || echo ROOT-RO; cat /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/pids.max /sys/fs/cgroup/memory.max`

@@ -3,14 +3,12 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestPodman runs Podman with its state under a temporary directory and no
@@ -42,36 +40,11 @@ runh = [%q]
 `, filepath.Join(dir, "events.log"), filepath.Join(dir, "tmp"), runhBin)), 0o644)
 	env := []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=" + dir,
 		"CONTAINERS_CONF=" + filepath.Join(dir, "containers.conf"), "CONTAINERS_STORAGE_CONF=" + filepath.Join(dir, "storage.conf")}
-	podman := func(args ...string) (string, string, int) {
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, "podman", args...)
-		cmd.Env = env
-		var out, errb strings.Builder
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		err := cmd.Run()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			code = -1
-		}
-		return out.String(), errb.String(), code
-	}
+	podman := func(args ...string) (string, string, int) { return runBounded(env, "podman", args...) }
 	t.Cleanup(func() {
 		podman("rm", "-af", "-t", "0")
 		podman("system", "reset", "-f")
-		data, _ := os.ReadFile("/proc/self/mountinfo")
-		var mounts []string
-		for _, line := range strings.Split(string(data), "\n") {
-			if f := strings.Fields(line); len(f) > 4 && strings.HasPrefix(f[4], dir) {
-				mounts = append(mounts, f[4])
-			}
-		}
-		for i := len(mounts) - 1; i >= 0; i-- {
-			exec.Command("umount", "-l", mounts[i]).Run()
-		}
-		os.RemoveAll(dir)
+		unmountUnder(dir)
 	})
 	rootfs := filepath.Join(dir, "rootfs.tar")
 	layer := busyboxLayer(t)
