@@ -86,23 +86,15 @@ state = "%[1]s/state"
 		e.stop()
 	})
 	deadline := time.Now().Add(30 * time.Second)
-	for exec.Command("ctr", "--address", e.sock, "version").Run() != nil {
-		if time.Now().After(deadline) {
-			t.Fatal("containerd did not start")
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	logPath := filepath.Join(dir, "containerd.log")
+	waitFor(t, "containerd", deadline, logPath, func() bool {
+		return exec.Command("ctr", "--address", e.sock, "version").Run() == nil
+	})
 	// The CRI service comes up after containerd's own API.
-	for {
-		if _, _, code := e.crictl("version"); code == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			log, _ := os.ReadFile(filepath.Join(dir, "containerd.log"))
-			t.Fatalf("CRI did not start:\n%s", log)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	waitFor(t, "CRI", deadline, logPath, func() bool {
+		_, _, code := e.crictl("version")
+		return code == 0
+	})
 	layer := busyboxLayer(t)
 	for _, img := range []struct {
 		ref string

@@ -71,20 +71,13 @@ func startDockerd(t *testing.T) *dockerd {
 		t.Fatal(err)
 	}
 	t.Cleanup(d.stop)
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		if _, _, code := d.docker("info"); code == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			log, _ := os.ReadFile(filepath.Join(dir, "dockerd.log"))
-			t.Fatalf("dockerd did not start:\n%s", log)
-		}
-		time.Sleep(300 * time.Millisecond)
-	}
+	waitFor(t, "dockerd", time.Now().Add(60*time.Second), filepath.Join(dir, "dockerd.log"), func() bool {
+		_, _, code := d.docker("info")
+		return code == 0
+	})
 	rootfs := filepath.Join(dir, "rootfs.tar")
-	if out, err := exec.Command("sh", "-c", "d=$(mktemp -d) && mkdir -p $d/bin $d/etc $d/tmp $d/dev $d/proc $d/sys && cp \"$(command -v busybox)\" $d/bin/busybox && for a in $($d/bin/busybox --list); do [ $a = busybox ] || ln -sf busybox $d/bin/$a; done && printf 'root:x:0:0::/root:/bin/sh\\nnobody:x:65534:65534::/:/bin/false\\n' > $d/etc/passwd && tar -C $d -cf "+rootfs+" . && rm -rf $d").CombinedOutput(); err != nil {
-		t.Fatalf("rootfs: %v %s", err, out)
+	if err := os.WriteFile(rootfs, busyboxLayer(t), 0o644); err != nil {
+		t.Fatal(err)
 	}
 	if _, stderr, code := d.docker("import", "--change", `CMD ["/bin/sh"]`, rootfs, "runh-e2e/busybox"); code != 0 {
 		t.Fatalf("import: %s", stderr)

@@ -7,8 +7,22 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"testing"
 	"time"
 )
+
+// waitFor polls ready until it holds, or fails the test after deadline
+// with the daemon's log.
+func waitFor(t *testing.T, what string, deadline time.Time, logPath string, ready func() bool) {
+	t.Helper()
+	for !ready() {
+		if time.Now().After(deadline) {
+			log, _ := os.ReadFile(logPath)
+			t.Fatalf("%s did not start:\n%s", what, log)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
 
 // runBounded runs name with args (and env, if not nil) for at most a
 // minute and returns stdout, stderr and the exit code (-1 if it did not

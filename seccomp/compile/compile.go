@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	libseccomp "github.com/seccomp/libseccomp-golang"
@@ -243,14 +242,4 @@ func enosysStub(infos []archInfo, maxNr []int) []byte {
 		ins(bpfRetK, 0, 0, seccompRetErrno|enosys)
 	}
 	return b
-}
-
-// Architectures reports the specs names runh can compile for.
-func Architectures() []specs.Arch {
-	var out []specs.Arch
-	for a := range arches {
-		out = append(out, a)
-	}
-	slices.Sort(out)
-	return out
 }
