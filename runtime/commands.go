@@ -53,6 +53,7 @@ var Commands = map[string]Class{
 	"h":       Own,
 	"check":   Own,
 	"profile": Own,
+	"install": Own,
 }
 
 // refusedWhy explains each Refused command.

@@ -37,6 +37,8 @@ Any other command is refused.
 The real runc is $RUNH_RUNC, else "runc" on PATH (never runh itself).
 
 Examples:
+   # register runh with containerd (CRI handler "runh"), Docker or Podman
+   runh install containerd
    # what would runh change or refuse in this bundle?
    runh check --bundle /path/to/bundle
    # run a hardened container, as with runc
@@ -68,6 +70,7 @@ func runOwn(inv *Invocation, log *Logger) int {
 		Commands: []*cli.Command{
 			checkCommand(inv),
 			profileCommand(),
+			installCommand(),
 		},
 		ExitErrHandler: func(*cli.Context, error) {},
 	}
@@ -91,7 +94,11 @@ func runOwn(inv *Invocation, log *Logger) int {
 		}
 		args = append(args, "--help")
 	} else {
-		args = append(args, inv.Argv[inv.CmdAt:]...)
+		rest := inv.Argv[inv.CmdAt:]
+		if inv.Command == "install" {
+			rest = append(rest[:1:1], flagsFirst(rest[1:], installValued)...)
+		}
+		args = append(args, rest...)
 		if inv.Globals.Help {
 			args = append(args, "--help")
 		}

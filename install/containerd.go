@@ -1,0 +1,103 @@
+package install
+
+import (
+	"fmt"
+	"os/exec"
+	"regexp"
+	"strconv"
+)
+
+// The CRI plugin's runtimes table, by config version. A Kubernetes
+// RuntimeClass's handler names an entry here. Version 2 is containerd 1.x's
+// (read by 2.x too), 3 is 2.0's, 4 is what 2.4's "config default" writes;
+// the CRI runtime plugin did not move between 3 and 4.
+var criRuntimes = map[int64][]string{
+	2: {"plugins", "io.containerd.grpc.v1.cri", "containerd", "runtimes"},
+	3: {"plugins", "io.containerd.cri.v1.runtime", "containerd", "runtimes"},
+	4: {"plugins", "io.containerd.cri.v1.runtime", "containerd", "runtimes"},
+}
+
+// annotationAllow lets pods and containers pass runh.io/* annotations down
+// to the runtime; containerd drops any annotation not listed.
+const annotationAllow = "runh.io/*"
+
+// editContainerd adds a CRI runtime handler that runs runh through the
+// standard runc shim (io.containerd.runc.v2 with BinaryName), as the NVIDIA
+// and Kata installers do.
+func editContainerd(src []byte, o Options) ([]byte, error) {
+	old, err := decodeTOML(src)
+	if err != nil {
+		return nil, err
+	}
+	d := &tomlDoc{src: src}
+	var version int64
+	if len(old) == 0 {
+		version = int64(o.ConfigVersion)
+		if version == 0 {
+			version = installedContainerdConfigVersion()
+		}
+		// The version line goes first; apply checks the rest.
+		if err := d.set(nil, "version", version); err != nil {
+			return nil, err
+		}
+	} else {
+		v, ok := old["version"].(int64)
+		if !ok {
+			return nil, fmt.Errorf(`"version" is missing or not a number: containerd reads that as a version 1 config, which runh does not edit (convert it with "containerd config migrate")`)
+		}
+		if o.ConfigVersion != 0 && int64(o.ConfigVersion) != v {
+			return nil, fmt.Errorf("%w: --config-version %d, but the file is version %d", ErrBadOption, o.ConfigVersion, v)
+		}
+		version = v
+	}
+	base, ok := criRuntimes[version]
+	if !ok {
+		return nil, fmt.Errorf(`"version" = %d: runh edits containerd config versions 2, 3 and 4`, version)
+	}
+	rt := append(append([]string{}, base...), o.Name)
+	opts := append(append([]string{}, rt...), "options")
+	edits := []tomlEdit{
+		{rt, "runtime_type", "io.containerd.runc.v2"},
+		{rt, "pod_annotations", withAllow(old, append(rt, "pod_annotations"))},
+		{rt, "container_annotations", withAllow(old, append(rt, "container_annotations"))},
+		{opts, "BinaryName", o.Path},
+	}
+	// The cgroup driver must match the node's (kubelet's); follow runc's.
+	if v, ok := lookup(old, append(append([]string{}, base...), "runc", "options", "SystemdCgroup")...); ok {
+		edits = append(edits, tomlEdit{opts, "SystemdCgroup", v})
+	}
+	if o.SetDefault {
+		edits = append(edits, tomlEdit{base[:len(base)-1], "default_runtime_name", o.Name})
+	}
+	return d.apply(edits)
+}
+
+// withAllow returns the annotation list at path with runh's pattern added.
+func withAllow(m map[string]any, path []string) []any {
+	cur, _ := lookup(m, path...)
+	list, _ := cur.([]any)
+	out := append([]any{}, list...)
+	for _, v := range list {
+		if v == annotationAllow {
+			return out
+		}
+	}
+	return append(out, annotationAllow)
+}
+
+var containerdVersion = regexp.MustCompile(` v?(\d+)\.\d+`)
+
+// installedContainerdConfigVersion: containerd 2.x writes version 3;
+// version 2 is read by 1.x and 2.x alike, so it is the fallback.
+func installedContainerdConfigVersion() int64 {
+	out, err := exec.Command("containerd", "--version").Output()
+	if err != nil {
+		return 2
+	}
+	if m := containerdVersion.FindSubmatch(out); m != nil {
+		if major, _ := strconv.Atoi(string(m[1])); major >= 2 {
+			return 3
+		}
+	}
+	return 2
+}
