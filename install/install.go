@@ -63,7 +63,7 @@ var engines = map[string]engine{
 		`systemctl restart docker   (dockerd also reloads "runtimes" on SIGHUP: kill -HUP $(pidof dockerd))`,
 		editDocker},
 	"containerd": {"/etc/containerd/config.toml", "systemctl restart containerd", editContainerd},
-	"podman": {"/etc/containers/containers.conf", "", editPodman},
+	"podman":     {"/etc/containers/containers.conf", "", editPodman},
 }
 
 // Engines lists the engines runh can register with.

@@ -246,9 +246,9 @@ func TestInstallUpdatesInPlace(t *testing.T) {
 func TestInstallRefuses(t *testing.T) {
 	cases := []struct {
 		name, engine, content string
-		opt               func(*Options)
-		want              error
-		msg               string
+		opt                   func(*Options)
+		want                  error
+		msg                   string
 	}{
 		{"garbage toml", "containerd", "version = 2\n[plugins\n", nil, ErrBadConfig, "line 2"},
 		{"garbage json", "docker", `{"runtimes": {`, nil, ErrBadConfig, "not valid JSON"},
