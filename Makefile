@@ -33,18 +33,27 @@ bin/runc: go.mod go.sum
 conformance: build
 	./integration/conformance/conformance.sh
 
-# runh behind real engines (root): Docker, CRI (containerd 1.6, crictl) and
-# Podman. Installs docker.io, containerd, podman and the CNI plugins if
-# missing, and crictl
-# from the Go module proxy into bin/.
-CRICTL_VERSION := v1.37.0
-e2e: build bin/crictl
-	@command -v dockerd >/dev/null && command -v containerd >/dev/null && command -v podman >/dev/null && test -x /usr/lib/cni/bridge || \
-		(DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io containerd podman containernetworking-plugins >/dev/null)
-	$(GO) test -count=1 -tags e2e -v ./integration/e2e/ 2>&1 | grep -E '^(\s*---|ok|FAIL|PASS|panic|\s+\S+_test.go)'; exit $${PIPESTATUS[0]}
+# runh behind real engines (root): Docker, containerd 1.6 (Debian) and 2.4.2
+# (ctr and CRI via crictl), Podman. Installs docker.io, containerd, podman
+# and the CNI plugins if missing, and crictl and containerd 2.4.2 from the
+# Go module proxy into bin/. runh is registered with `runh install`.
+CRICTL_VERSION     := v1.37.0
+CONTAINERD2_VERSION := v2.4.2
+E2E_BINS := bin/crictl bin/containerd2/containerd
+e2e: build $(E2E_BINS)
+	@command -v dockerd >/dev/null && command -v containerd >/dev/null && command -v podman >/dev/null && test -x /usr/lib/cni/bridge && command -v script >/dev/null || \
+		(DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io containerd podman containernetworking-plugins bsdutils >/dev/null)
+	$(GO) test -count=1 -timeout 20m -tags e2e -v ./integration/e2e/ 2>&1 | grep -E '^(\s*---|ok|FAIL|PASS|panic|\s+\S+_test.go)'; exit $${PIPESTATUS[0]}
 
 bin/crictl:
 	GOBIN=$(CURDIR)/bin $(GO) install sigs.k8s.io/cri-tools/cmd/crictl@$(CRICTL_VERSION)
+
+# no_btrfs: Debian's btrfs headers are not needed for overlayfs.
+bin/containerd2/containerd:
+	GOBIN=$(CURDIR)/bin/containerd2 GOFLAGS=-buildvcs=false $(GO) install -tags no_btrfs \
+		github.com/containerd/containerd/v2/cmd/containerd@$(CONTAINERD2_VERSION) \
+		github.com/containerd/containerd/v2/cmd/ctr@$(CONTAINERD2_VERSION) \
+		github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2@$(CONTAINERD2_VERSION)
 
 # Each fuzz target for FUZZTIME: decoders, the harden pipeline, create's
 # rewrite of a bundle, the update path. Crashers land in testdata/fuzz/ and

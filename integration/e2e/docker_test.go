@@ -57,15 +57,20 @@ func startDockerd(t *testing.T) *dockerd {
 		t.Fatal(err)
 	}
 	d := &dockerd{t: t, dir: dir, sock: filepath.Join(dir, "docker.sock")}
-	cfg := fmt.Sprintf(`{"runtimes":{"runh":{"path":%q}},"storage-driver":"overlay2","exec-opts":["native.cgroupdriver=cgroupfs"]}`, runhBin)
-	os.WriteFile(filepath.Join(dir, "daemon.json"), []byte(cfg), 0o644)
+	cfgPath := filepath.Join(dir, "daemon.json")
+	os.WriteFile(cfgPath, []byte(`{"storage-driver": "overlay2", "exec-opts": ["native.cgroupdriver=cgroupfs"]}`), 0o644)
+	// Register runh the way an operator does.
+	out, stderr, code := runBounded(nil, runhBin, "install", "docker", "--config", cfgPath, "--path", runhBin)
+	if code != 0 || !strings.Contains(out, `registered runtime "runh"`) || !strings.Contains(out, "kill -HUP") {
+		t.Fatalf("runh install docker: exit %d\n%s%s", code, out, stderr)
+	}
 	logf, _ := os.Create(filepath.Join(dir, "dockerd.log"))
-	d.cmd = exec.Command("dockerd", "--config-file", filepath.Join(dir, "daemon.json"),
+	d.cmd = exec.Command("dockerd", "--config-file", cfgPath,
 		"--data-root", filepath.Join(dir, "data"), "--exec-root", filepath.Join(dir, "exec"),
 		"--pidfile", filepath.Join(dir, "dockerd.pid"), "-H", "unix://"+d.sock,
 		"--bridge=none", "--iptables=false", "--ip6tables=false")
-	// The shim inherits dockerd's environment, and runh finds runc there.
-	d.cmd.Env = append(os.Environ(), "RUNH_RUNC="+runcBin)
+	// No RUNH_RUNC: runh finds the runc installed next to it, as on a node.
+	d.cmd.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
 	d.cmd.Stdout, d.cmd.Stderr = logf, logf
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -156,10 +161,41 @@ func TestDocker(t *testing.T) {
 		if _, stderr, code := d.docker("update", "--pids-limit", "-1", "long"); code == 0 || !strings.Contains(stderr, "update would remove the pids limit") {
 			t.Errorf("unlimited update: exit %d %s", code, stderr)
 		}
-		for _, step := range [][]string{{"pause", "long"}, {"unpause", "long"}, {"kill", "-s", "USR1", "long"}, {"stop", "-t", "1", "long"}} {
+		out, _, code := inTTY(fmt.Sprintf("docker -H unix://%s exec -it -u 0 long sh -c 'tty; id -u'", d.sock))
+		if code != 0 || !strings.Contains(out, "/dev/pts/") || !strings.Contains(out, "65534") {
+			t.Errorf("exec -it: exit %d output %q", code, out)
+		}
+		for _, step := range [][]string{{"pause", "long"}, {"unpause", "long"}} {
 			if _, stderr, code := d.docker(step...); code != 0 {
 				t.Errorf("%v: %s", step, stderr)
 			}
+		}
+		// sleep is pid 1 and has no SIGTERM handler: stop must escalate
+		// to SIGKILL after the timeout.
+		start := time.Now()
+		if _, stderr, code := d.docker("stop", "-t", "1", "long"); code != 0 {
+			t.Errorf("stop: %s", stderr)
+		}
+		if out, _, _ := d.docker("inspect", "-f", "{{.State.ExitCode}}", "long"); strings.TrimSpace(out) != "137" || time.Since(start) < time.Second {
+			t.Errorf("stop: exit code %q after %v, want 137 after the 1 s timeout", out, time.Since(start))
+		}
+	})
+
+	t.Run("tty run and kill with a handled signal", func(t *testing.T) {
+		out, stderr, code := d.docker("run", "--rm", "-t", "--runtime", "runh", img, "sh", "-c", "tty; id -u")
+		if code != 0 || !strings.Contains(out, "/dev/pts/0") || !strings.Contains(out, "65534") {
+			t.Errorf("run -t: exit %d stdout %q stderr %q", code, out, stderr)
+		}
+		if _, stderr, code := d.docker("run", "-d", "--name", "trap", "--runtime", "runh", img, "sh", "-c", "trap 'exit 3' USR1; while :; do sleep 0.1; done"); code != 0 {
+			t.Fatalf("run -d: %s", stderr)
+		}
+		defer d.docker("rm", "-f", "trap")
+		time.Sleep(300 * time.Millisecond)
+		if _, stderr, code := d.docker("kill", "-s", "USR1", "trap"); code != 0 {
+			t.Fatalf("kill: %s", stderr)
+		}
+		if out, _, _ := d.docker("wait", "trap"); strings.TrimSpace(out) != "3" {
+			t.Errorf("after kill -s USR1: exit %q, want the trap's 3", out)
 		}
 	})
 }

@@ -35,9 +35,11 @@ cgroup_manager = "cgroupfs"
 events_logger = "file"
 events_logfile_path = %q
 tmp_dir = %q
-[engine.runtimes]
-runh = [%q]
-`, filepath.Join(dir, "events.log"), filepath.Join(dir, "tmp"), runhBin)), 0o644)
+`, filepath.Join(dir, "events.log"), filepath.Join(dir, "tmp"))), 0o644)
+	// Register runh the way an operator does.
+	if out, stderr, code := runBounded(nil, runhBin, "install", "podman", "--config", filepath.Join(dir, "containers.conf"), "--path", runhBin); code != 0 || !strings.Contains(out, `registered runtime "runh"`) {
+		t.Fatalf("runh install podman: exit %d\n%s%s", code, out, stderr)
+	}
 	env := []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=" + dir,
 		"CONTAINERS_CONF=" + filepath.Join(dir, "containers.conf"), "CONTAINERS_STORAGE_CONF=" + filepath.Join(dir, "storage.conf")}
 	podman := func(args ...string) (string, string, int) { return runBounded(env, "podman", args...) }
@@ -78,6 +80,9 @@ runh = [%q]
 		if code != 0 || out != "65534\nCapEff:\t0000000000000000\nSeccomp:\t2\n" {
 			t.Errorf("exec %v: exit %d stdout %q stderr %q", args, code, out, stderr)
 		}
+	}
+	if out, _, code := runBounded(env, "script", "-qec", "podman exec -it -u 0 long sh -c 'tty; id -u'", "/dev/null"); code != 0 || !strings.Contains(out, "/dev/pts/") || !strings.Contains(out, "65534") {
+		t.Errorf("exec -it: exit %d output %q", code, out)
 	}
 	for _, step := range [][]string{{"pause", "long"}, {"unpause", "long"}, {"kill", "-s", "USR1", "long"}, {"stop", "-t", "1", "long"}, {"start", "long"}, {"rm", "-f", "-t", "0", "long"}} {
 		if _, stderr, code := podman(step...); code != 0 {
