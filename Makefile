@@ -93,7 +93,7 @@ vet:
 	$(GO) vet ./...
 
 unit:
-	$(GO) test -count=1 ./sandbox/ ./seccomp/ ./profiles/ ./runtime/
+	$(GO) test -count=1 ./sandbox/ ./seccomp/ ./profiles/ ./runtime/ ./install/ ./deploy/...
 
 integration: build
 	$(GO) test -count=1 -v ./integration/ 2>&1 | grep -E '^(---|===|ok|FAIL|PASS|panic|\s+\S+_test.go)' ; exit $${PIPESTATUS[0]}
