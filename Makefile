@@ -8,7 +8,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/runh-dev/runh/runtime.Version=$(VERSION)
 SOURCES := $(shell find . -name '*.go' -not -path './_build/*') go.mod go.sum
 
-.PHONY: all build demo test unit integration vet deps clean generate bench bench-go cross fuzz conformance e2e
+.PHONY: all build demo test unit integration vet deps clean generate bench bench-go bench-clients cross fuzz conformance e2e
 
 all: build
 
@@ -69,6 +69,11 @@ fuzz:
 # the README shows the latest. A benchmark, not a test.
 bench: build
 	$(GO) run ./scripts/bench -out bench-results.md
+
+# Engine round trips (root): docker run, ctr run and a CRI pod cycle, runc
+# vs runh, interleaved; writes bench-clients.md. ROUNDS=15 by default.
+bench-clients: build $(E2E_BINS)
+	RUNH_BENCH_ROUNDS=$(or $(ROUNDS),15) $(GO) test -count=1 -timeout 30m -tags e2e -run '^$$' -bench BenchmarkClients -benchtime 1x ./integration/e2e/
 
 # Go benchmark of runh's own work on the create path.
 bench-go:

@@ -22,7 +22,7 @@ var (
 // registered by `runh install containerd` as the CRI runtime handler
 // "runh": the path a Kubernetes RuntimeClass{handler: runh} takes.
 type containerdEnv struct {
-	t        *testing.T
+	t        testing.TB
 	name     string // "1.6" or "2.4"
 	dir      string
 	sock     string
@@ -79,7 +79,7 @@ state = "%[1]s/state"
 `
 )
 
-func startContainerd(t *testing.T, name string) *containerdEnv {
+func startContainerd(t testing.TB, name string) *containerdEnv {
 	t.Helper()
 	require(t, os.Geteuid() == 0, "root")
 	e := &containerdEnv{t: t, name: name}

@@ -23,7 +23,7 @@ var (
 	runcBin = filepath.Join(repo, "bin", "runc")
 )
 
-func require(t *testing.T, ok bool, what string) {
+func require(t testing.TB, ok bool, what string) {
 	t.Helper()
 	if ok {
 		return
@@ -35,7 +35,7 @@ func require(t *testing.T, ok bool, what string) {
 }
 
 type dockerd struct {
-	t    *testing.T
+	t    testing.TB
 	dir  string
 	sock string
 	cmd  *exec.Cmd
@@ -43,7 +43,7 @@ type dockerd struct {
 
 // startDockerd starts a private dockerd with runh registered as "runh" and
 // a busybox image imported as runh-e2e/busybox.
-func startDockerd(t *testing.T) *dockerd {
+func startDockerd(t testing.TB) *dockerd {
 	t.Helper()
 	require(t, os.Geteuid() == 0, "root")
 	_, err := exec.LookPath("dockerd")
@@ -58,7 +58,8 @@ func startDockerd(t *testing.T) *dockerd {
 	}
 	d := &dockerd{t: t, dir: dir, sock: filepath.Join(dir, "docker.sock")}
 	cfgPath := filepath.Join(dir, "daemon.json")
-	os.WriteFile(cfgPath, []byte(`{"storage-driver": "overlay2", "exec-opts": ["native.cgroupdriver=cgroupfs"]}`), 0o644)
+	// runc-pinned: plain runc 1.5.2, the baseline of make bench-clients.
+	os.WriteFile(cfgPath, []byte(fmt.Sprintf(`{"storage-driver": "overlay2", "runtimes": {"runc-pinned": {"path": %q}}, "exec-opts": ["native.cgroupdriver=cgroupfs"]}`, runcBin)), 0o644)
 	// Register runh the way an operator does.
 	out, stderr, code := runBounded(nil, runhBin, "install", "docker", "--config", cfgPath, "--path", runhBin)
 	if code != 0 || !strings.Contains(out, `registered runtime "runh"`) || !strings.Contains(out, "kill -HUP") {

@@ -13,7 +13,7 @@ import (
 
 // waitFor polls ready until it holds, or fails the test after deadline
 // with the daemon's log.
-func waitFor(t *testing.T, what string, deadline time.Time, logPath string, ready func() bool) {
+func waitFor(t testing.TB, what string, deadline time.Time, logPath string, ready func() bool) {
 	t.Helper()
 	for !ready() {
 		if time.Now().After(deadline) {

@@ -17,7 +17,7 @@ import (
 )
 
 // busyboxLayer is a tar of a busybox-static rootfs.
-func busyboxLayer(t *testing.T) []byte {
+func busyboxLayer(t testing.TB) []byte {
 	t.Helper()
 	bb, err := exec.LookPath("busybox")
 	if err != nil {
@@ -52,7 +52,7 @@ func busyboxLayer(t *testing.T) []byte {
 
 // ociArchive writes an OCI image layout tar with one layer, named ref, that
 // `ctr image import` loads without a registry.
-func ociArchive(t *testing.T, path, ref string, layer []byte, entrypoint []string) {
+func ociArchive(t testing.TB, path, ref string, layer []byte, entrypoint []string) {
 	t.Helper()
 	blobs := map[string][]byte{}
 	add := func(b []byte) (string, int) {
