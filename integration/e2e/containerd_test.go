@@ -254,6 +254,7 @@ func testCtr(t *testing.T, e *containerdEnv) {
 			if code == 0 || !strings.Contains(stderr, `runh: denied by profile \"restricted\"`) && !strings.Contains(stderr, `runh: denied by profile "restricted"`) || !strings.Contains(stderr, tc.want) {
 				t.Errorf("%v: exit %d, stderr %q", tc.args, code, stderr)
 			}
+			t.Logf("ctr %s shows: %s", e.name, strings.TrimSpace(stderr))
 			e.ctr("container", "rm", "refused")
 		}
 	})
@@ -419,6 +420,7 @@ func testCRI(t *testing.T, e *containerdEnv) {
 		if code == 0 || !strings.Contains(stderr, `runh: denied by profile \"restricted\"`) || !strings.Contains(stderr, "bind mount of host path / is not allowed (rule host-mounts)") {
 			t.Errorf("hostPath /: exit %d, stderr %q", code, stderr)
 		}
+		t.Logf("crictl on containerd %s shows: %s", e.name, strings.TrimSpace(stderr))
 	})
 
 	t.Run("stop sends SIGTERM, then SIGKILL after the timeout", func(t *testing.T) {

@@ -133,6 +133,7 @@ func TestDocker(t *testing.T) {
 			if code == 0 || !strings.Contains(stderr, `runh: denied by profile "restricted": `) || !strings.Contains(stderr, tc.want) {
 				t.Errorf("%v: exit %d, stderr %q", tc.args, code, stderr)
 			}
+			t.Logf("docker shows: %s", strings.TrimSpace(stderr))
 		}
 	})
 

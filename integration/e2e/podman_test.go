@@ -71,6 +71,7 @@ tmp_dir = %q
 		if code == 0 || !strings.Contains(stderr, `runh: denied by profile "restricted"`) || !strings.Contains(stderr, tc.want) {
 			t.Errorf("%v: exit %d stderr %q", tc.args, code, stderr)
 		}
+		t.Logf("podman shows: %s", strings.TrimSpace(stderr))
 	}
 	if _, stderr, code := podman("run", "-d", "--name", "long", "--runtime", "runh", img, "sleep", "300"); code != 0 {
 		t.Fatalf("run -d: %s", stderr)
