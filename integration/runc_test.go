@@ -49,6 +49,29 @@ func TestSeccompDenies(t *testing.T) {
 	}
 }
 
+// TestSeccompStacksClientProfile: a client profile that denies something
+// runh's allows (a Kubernetes Localhost profile blocking chmod) stays in
+// force, and runh's filter is stacked on it: two filters, for the init and
+// for exec processes, and chmod fails with the client's EPERM although /tmp
+// is writable.
+func TestSeccompStacksClientProfile(t *testing.T) {
+	c := newCtr(t, "sh", "-c", "touch /tmp/f; chmod 600 /tmp/f 2>&1; grep -E '^Seccomp(_filters)?:' /proc/self/status; unshare -n true || echo UNSHARE-DENIED; sleep 30")
+	c.edit(func(s *specs.Spec) {
+		s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow,
+			Architectures: []specs.Arch{specs.ArchX86_64, specs.ArchX86, specs.ArchX32},
+			Syscalls:      []specs.LinuxSyscall{{Names: []string{"chmod", "fchmod", "fchmodat", "fchmodat2"}, Action: specs.ActErrno}}}
+	})
+	c.mustRunh("run", "-d", c.id)
+	waitStatus(t, c, "running")
+	r := c.runh("exec", c.id, "sh", "-c", "grep -E '^Seccomp(_filters)?:' /proc/self/status; chmod 600 /tmp/f 2>&1")
+	for _, w := range []string{"Seccomp:\t2", "Seccomp_filters:\t2", "Operation not permitted"} {
+		if !strings.Contains(r.stdout, w) {
+			t.Errorf("exec: missing %q in:\n%s", w, r.stdout)
+		}
+	}
+	c.mustRunh("kill", c.id, "KILL")
+}
+
 // hostNetNS is the test's own network namespace, the host's.
 var hostNetNS = "/proc/" + itoa(os.Getpid()) + "/ns/net"
 

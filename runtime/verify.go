@@ -58,10 +58,20 @@ func VerifyProcess(pid int, s *specs.Spec, host *sandbox.Host, limits bool) erro
 		return err
 	}
 	u := s.Process.User
+	// /proc shows ids as runh's (the host's) user namespace sees them: in a
+	// container with its own user namespace, through the spec's mappings.
+	uid, err := hostID(u.UID, s.Linux.UIDMappings, userNS(s))
+	if err != nil {
+		return fmt.Errorf("uid: %w", err)
+	}
+	gid, err := hostID(u.GID, s.Linux.GIDMappings, userNS(s))
+	if err != nil {
+		return fmt.Errorf("gid: %w", err)
+	}
 	for _, f := range []struct {
 		key  string
 		want uint32
-	}{{"Uid", u.UID}, {"Gid", u.GID}} {
+	}{{"Uid", uid}, {"Gid", gid}} {
 		for _, v := range strings.Fields(st[f.key]) {
 			if v != strconv.FormatUint(uint64(f.want), 10) {
 				return fmt.Errorf("%s is %q, want %d", f.key, st[f.key], f.want)
@@ -274,4 +284,27 @@ func cgroupMount(controller string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("no cgroup v1 mount for %s", controller)
+}
+
+func userNS(s *specs.Spec) bool {
+	for _, ns := range s.Linux.Namespaces {
+		if ns.Type == specs.UserNamespace {
+			return true
+		}
+	}
+	return false
+}
+
+// hostID maps a container id to the host's through the mappings of a user
+// namespace; without one, ids are the host's.
+func hostID(id uint32, maps []specs.LinuxIDMapping, inUserNS bool) (uint32, error) {
+	if !inUserNS {
+		return id, nil
+	}
+	for _, m := range maps {
+		if id >= m.ContainerID && uint64(id) < uint64(m.ContainerID)+uint64(m.Size) {
+			return m.HostID + (id - m.ContainerID), nil
+		}
+	}
+	return 0, fmt.Errorf("%d is not mapped in the user namespace", id)
 }

@@ -3,12 +3,15 @@ package sandbox
 import (
 	"bytes"
 	"errors"
-	"github.com/runh-dev/runh/seccomp"
 	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"testing"
+
+	mseccomp "github.com/moby/profiles/seccomp"
+
+	"github.com/runh-dev/runh/seccomp"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -512,6 +515,23 @@ func TestRuleSeccomp(t *testing.T) {
 				t.Fatal("allow-all kept")
 			}
 		}},
+		{name: "tighter client profile intersected (slow path)", mutate: func(s *specs.Spec) {
+			s.Linux.Seccomp = blockChmod()
+		}, check: func(t *testing.T, s *specs.Spec) {
+			allowed := map[string]bool{}
+			for _, r := range s.Linux.Seccomp.Syscalls {
+				for _, n := range r.Names {
+					allowed[n] = allowed[n] || r.Action == specs.ActAllow
+				}
+			}
+			if s.Linux.Seccomp.DefaultAction != specs.ActErrno || allowed["chmod"] || allowed["fchmodat"] || !allowed["read"] {
+				t.Fatalf("default %s chmod %v read %v", s.Linux.Seccomp.DefaultAction, allowed["chmod"], allowed["read"])
+			}
+		}},
+		{name: "notify profile without runh-init refused", wantDeny: true, mutate: func(s *specs.Spec) {
+			s.Linux.Seccomp = blockChmod()
+			s.Linux.Seccomp.ListenerPath = "/run/agent.sock"
+		}},
 		{name: "client mount on /dev/.runh refused", wantDeny: true, mutate: func(s *specs.Spec) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/dev/.runh/filter", Type: "bind", Source: "/tmp/permissive.bpf"})
 		}},
@@ -561,6 +581,51 @@ func TestRuleSeccompFastPath(t *testing.T) {
 	s.Process.Args = s.Process.Args[1:]
 	if err := CheckSeccomp.Verify(e, s); !errors.Is(err, ErrPolicyDenied) {
 		t.Fatalf("missing init passed: %v", err)
+	}
+}
+
+// blockChmod is a Kubernetes Localhost profile as critest writes it: allow
+// everything but chmod, for three architectures.
+func blockChmod() *specs.LinuxSeccomp {
+	return &specs.LinuxSeccomp{DefaultAction: specs.ActAllow,
+		Architectures: []specs.Arch{specs.ArchX86_64, specs.ArchX86, specs.ArchX32},
+		Syscalls:      []specs.LinuxSyscall{{Names: []string{"chmod", "fchmod", "fchmodat"}, Action: specs.ActErrno}}}
+}
+
+// TestRuleSeccompStacks: on the fast path a client profile that denies
+// something runh's allows is kept for runc to install, and runh-init stacks
+// runh's on it; one that allows all runh's does is dropped (runc need not
+// compile it).
+func TestRuleSeccompStacks(t *testing.T) {
+	e := fastEnv(t)
+	s := baseSpec()
+	s.Linux.Seccomp = blockChmod()
+	if err := RuleSeccomp.Apply(e, s); err != nil {
+		t.Fatal(err)
+	}
+	if s.Linux.Seccomp == nil || s.Linux.Seccomp.DefaultAction != specs.ActAllow || len(s.Linux.Seccomp.Syscalls) != 1 || s.Process.Args[0] != InitPath {
+		t.Fatalf("client profile not kept beside runh-init: %+v %v", s.Linux.Seccomp, s.Process.Args)
+	}
+	if runtime.GOARCH == "amd64" && !slices.Equal(s.Linux.Seccomp.Architectures, []specs.Arch{specs.ArchX86_64}) {
+		t.Fatalf("architectures %v, want the native one only", s.Linux.Seccomp.Architectures)
+	}
+	if err := CheckSeccomp.Verify(e, s); err != nil {
+		t.Fatalf("check: %v", err)
+	}
+	e2 := fastEnv(t)
+	e2.Host.SeccompInit, e2.Host.SeccompCache = e.Host.SeccompInit, e.Host.SeccompCache
+	if err := RuleSeccomp.Apply(e2, s); err != nil || len(e2.Changes) != 0 {
+		t.Fatalf("not idempotent: %v %v", err, e2.Changes)
+	}
+
+	s = baseSpec()
+	docker, err := seccomp.Resolve(mseccomp.DefaultProfile(), seccomp.Options{GOARCH: runtime.GOARCH})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Linux.Seccomp = docker
+	if err := RuleSeccomp.Apply(fastEnv(t), s); err != nil || s.Linux.Seccomp != nil {
+		t.Fatalf("Docker's default profile, which allows all runh's does, was kept: %v", err)
 	}
 }
 

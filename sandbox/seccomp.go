@@ -81,6 +81,10 @@ var RuleSeccomp = Rule{
 				return deny(fmt.Sprintf("mounts[%d]", i), "%s is reserved for runh", m.Destination)
 			}
 		}
+		// A client filter that is tighter than runh's somewhere (a
+		// Kubernetes Localhost profile, say) is kept and runh's is stacked
+		// on it: runh only ever tightens.
+		stack := !seccomp.Covers(l.Seccomp, resolved)
 		bpf, fast := precompiledFor(resolved)
 		fast = fast && e.Host != nil && e.Host.SeccompInit != "" && e.Host.SeccompCache != ""
 		if fast {
@@ -90,8 +94,15 @@ var RuleSeccomp = Rule{
 				e.changed("linux.seccomp", "precompiled filter unavailable (%v): runc compiles the profile", err)
 				fast = false
 			} else {
-				return applyFastPath(e, s, p, filter)
+				return applyFastPath(e, s, p, filter, stack, resolved.Architectures)
 			}
+		}
+		if stack {
+			// No runh-init to stack with: one profile, the intersection.
+			if l.Seccomp.ListenerPath != "" {
+				return deny("linux.seccomp.listenerPath", "a seccomp notify profile needs runh-init to stack runh's filter on it")
+			}
+			resolved = seccomp.Intersect(l.Seccomp, resolved)
 		}
 		if l.Seccomp != nil {
 			have, err1 := seccomp.Canonical(l.Seccomp)
@@ -101,7 +112,10 @@ var RuleSeccomp = Rule{
 			}
 		}
 		what := "unconfined -> runh default"
-		if l.Seccomp != nil {
+		switch {
+		case stack:
+			what = "client profile -> runh default minus what the client's denies"
+		case l.Seccomp != nil:
 			what = "client profile -> runh default"
 		}
 		l.Seccomp = resolved
@@ -110,11 +124,23 @@ var RuleSeccomp = Rule{
 	},
 }
 
-func applyFastPath(e *Env, s *specs.Spec, p *specs.Process, filter string) error {
+func applyFastPath(e *Env, s *specs.Spec, p *specs.Process, filter string, stack bool, ourArches []specs.Arch) error {
 	l := s.Linux
-	if l.Seccomp != nil {
+	if l.Seccomp != nil && !stack {
+		// It allows everything runh's allows: the intersection is runh's,
+		// and runc need not compile the client's on every start.
 		l.Seccomp = nil
-		e.changed("linux.seccomp", "replaced by runh's precompiled filter")
+		e.changed("linux.seccomp", "client profile covered by runh's precompiled filter")
+	}
+	// When stacking, runc installs the client's profile, then runh-init
+	// installs runh's on top. runh's denies every other architecture, so
+	// the client's need only cover runh's: runc then compiles it for one
+	// architecture, not three (Docker's lists x86_64, x86 and x32).
+	if stack {
+		if narrowed := nativeOnly(l.Seccomp.Architectures, ourArches); len(narrowed) < len(l.Seccomp.Architectures) {
+			l.Seccomp.Architectures = narrowed
+			e.changed("linux.seccomp.architectures", "client profile kept, narrowed to %v (runh's filter denies the others)", narrowed)
+		}
 	}
 	want := []specs.Mount{
 		{Destination: InitPath, Type: "bind", Source: e.Host.SeccompInit, Options: []string{"bind", "ro", "nosuid", "nodev"}},
@@ -131,6 +157,20 @@ func applyFastPath(e *Env, s *specs.Spec, p *specs.Process, filter string) error
 		e.changed("process.args", "prefixed with %s, which installs the filter", InitPath)
 	}
 	return nil
+}
+
+// nativeOnly keeps the architectures that runh's filter allows.
+func nativeOnly(have, ours []specs.Arch) []specs.Arch {
+	var out []specs.Arch
+	for _, a := range have {
+		if slices.Contains(ours, a) {
+			out = append(out, a)
+		}
+	}
+	if len(out) == 0 {
+		return have // nothing in common: leave it, runh's denies all of it anyway
+	}
+	return out
 }
 
 func isRunhMount(m specs.Mount, h *Host) bool {
@@ -192,12 +232,15 @@ var denyingActions = []specs.LinuxSeccompAction{
 // CheckSeccomp: a seccomp profile with a denying default action, or the
 // fast path: the init first in process.args, and the last two mounts the
 // init and a filter file whose content is the precompiled filter of this
-// policy's profile.
+// policy's profile. On the fast path a client profile may remain: runc
+// installs it first and runh-init stacks runh's on it, so it can only
+// tighten.
 var CheckSeccomp = Check{
 	Name: "check-seccomp",
 	Doc:  "a seccomp profile with a denying default action, or runh-init with this profile's precompiled filter",
 	Verify: func(e *Env, s *specs.Spec) error {
-		if s.Linux != nil && s.Linux.Seccomp != nil {
+		fastPath := s.Process != nil && len(s.Process.Args) > 0 && s.Process.Args[0] == InitPath
+		if !fastPath && s.Linux != nil && s.Linux.Seccomp != nil {
 			sc := s.Linux.Seccomp
 			if !slices.Contains(denyingActions, sc.DefaultAction) {
 				return deny("linux.seccomp.defaultAction", "default action %s does not deny", sc.DefaultAction)
