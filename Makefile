@@ -6,6 +6,10 @@ SHELL   := /bin/bash
 GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/runh-dev/runh/runtime.Version=$(VERSION)
+# Clients built from the Go module proxy for make e2e and make conformance.
+CRICTL_VERSION      := v1.37.0
+CONTAINERD2_VERSION := v2.4.2
+E2E_BINS := bin/crictl bin/containerd2/containerd
 SOURCES := $(shell find . -name '*.go' -not -path './_build/*') go.mod go.sum
 
 .PHONY: all build demo test unit integration vet deps clean generate bench bench-go bench-clients cross fuzz conformance e2e
@@ -28,18 +32,16 @@ bin/runc: go.mod go.sum
 	$(GO) build -trimpath -tags seccomp -ldflags "-X main.gitCommit=$$($(GO) list -m -f '{{.Version}}' github.com/opencontainers/runc)-goproxy" \
 		-o $@ github.com/opencontainers/runc
 
-# runc's own bats suite: runc, runh compat (identical outcomes), runh
-# restricted (listed deltas only). About 5 minutes, root.
-conformance: build
+# runc's own bats suite (runc, runh compat: identical outcomes, runh
+# restricted: listed deltas only) and critest through containerd 2.4.2
+# (runc, runh restricted: listed deltas only). About 10 minutes, root.
+conformance: build $(E2E_BINS)
 	./integration/conformance/conformance.sh
 
 # runh behind real engines (root): Docker, containerd 1.6 (Debian) and 2.4.2
 # (ctr and CRI via crictl), Podman. Installs docker.io, containerd, podman
 # and the CNI plugins if missing, and crictl and containerd 2.4.2 from the
 # Go module proxy into bin/. runh is registered with `runh install`.
-CRICTL_VERSION     := v1.37.0
-CONTAINERD2_VERSION := v2.4.2
-E2E_BINS := bin/crictl bin/containerd2/containerd
 e2e: build $(E2E_BINS)
 	@command -v dockerd >/dev/null && command -v containerd >/dev/null && command -v podman >/dev/null && test -x /usr/lib/cni/bridge && command -v script >/dev/null || \
 		(DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io containerd podman containernetworking-plugins bsdutils >/dev/null)

@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
-# runc's own integration suite (bats), three ways in one run: plain runc, runh
-# with the operator-only compat profile (per-test outcomes must be identical
-# to runc's), and runh restricted (every changed outcome must be listed in
-# expected-deltas-restricted.txt with its reason). A file whose outcomes
-# differ unexpectedly is run once more for both sides before the verdict,
-# to tell a flake from a difference. Root only. Usage: conformance.sh [WORKDIR]
+# Suites others wrote, run through runh and compared with plain runc in the
+# same run. Root only. Usage: conformance.sh [WORKDIR]
+#  1. runc's own integration suite (bats), three ways: plain runc, runh with
+#     the operator-only compat profile (per-test outcomes must be identical
+#     to runc's), and runh restricted (every changed outcome must be listed
+#     in expected-deltas-restricted.txt with its reason). A file whose
+#     outcomes differ unexpectedly is run once more for both sides before
+#     the verdict, to tell a flake from a difference.
+#  2. Kubernetes' CRI validation suite (critest) through containerd 2.4.2,
+#     runc and runh restricted as the RuntimeClass handler; every changed
+#     outcome must be listed in expected-deltas-critest-restricted.txt.
+#     Needs bin/containerd2 and bin/crictl (make conformance builds them).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
@@ -33,6 +39,14 @@ compare() { # NAME RUNTIME [EXPECTED]
 ok=0
 compare compat runh-compat || ok=1
 compare restricted runh-restricted "$here/expected-deltas-restricted.txt" || ok=1
+bats_done=$(date +%s)
+
+"$here/setup-critest.sh" "$W/critest" || exit 1
+for rt in runc runh; do
+	"$here/run-critest.sh" "$W/critest" "$rt" "$R/critest-$rt" || ok=1
+done
+(cd "$top" && go run ./integration/conformance/compare -runc "$R/critest-runc" -other "$R/critest-runh" \
+	-expected "$here/expected-deltas-critest-restricted.txt") >"$R/critest.txt" || ok=1
 {
 	echo "runc bats suite (runc $(cd "$top" && go list -m -f '{{.Version}}' github.com/opencontainers/runc)), $(date -u +%F), $(($(date +%s) - start)) s"
 	echo
@@ -41,5 +55,10 @@ compare restricted runh-restricted "$here/expected-deltas-restricted.txt" || ok=
 	echo
 	echo "## runh restricted vs runc"
 	cat "$R/restricted.txt"
+	echo
+	echo "critest v1.37.0 through containerd 2.4.2, $(($(date +%s) - bats_done)) s"
+	echo
+	echo "## runh restricted vs runc"
+	cat "$R/critest.txt"
 } | tee "$R/summary.txt"
 exit $ok

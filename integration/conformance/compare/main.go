@@ -1,5 +1,7 @@
-// Command compare checks per-test outcomes of runc's bats suite run through
-// runh against plain runc's, from the TAP files of the same CI run.
+// Command compare checks per-test outcomes of a suite run through runh
+// against plain runc's, from the same CI run: runc's bats suite (TAP files,
+// keys "file.bats: test") or critest (a JUnit report, junit.xml, keys
+// "critest: spec").
 //
 //	compare -runc DIR -other DIR [-expected FILE] [-rerun FILE]
 //
@@ -13,6 +15,7 @@ package main
 
 import (
 	"bufio"
+	"encoding/xml"
 	"flag"
 	"fmt"
 	"os"
@@ -24,8 +27,12 @@ import (
 
 var tapLine = regexp.MustCompile(`^(ok|not ok) [0-9]+ (.*?)( # skip.*)?$`)
 
-// outcomes maps "file.bats: test name" to pass, fail or skip.
+// outcomes maps "file.bats: test name" (or "critest: spec") to pass, fail
+// or skip.
 func outcomes(dir string) (map[string]string, error) {
+	if _, err := os.Stat(filepath.Join(dir, "junit.xml")); err == nil {
+		return junitOutcomes(filepath.Join(dir, "junit.xml"))
+	}
 	files, err := filepath.Glob(filepath.Join(dir, "*.tap"))
 	if err != nil || len(files) == 0 {
 		return nil, fmt.Errorf("no TAP files in %s", dir)
@@ -54,6 +61,43 @@ func outcomes(dir string) (map[string]string, error) {
 			out[name+": "+m[2]] = res
 		}
 		fh.Close()
+	}
+	return out, nil
+}
+
+// junitOutcomes reads a Ginkgo JUnit report; setup nodes ([BeforeSuite]
+// and the like) are not specs and are left out.
+func junitOutcomes(path string) (map[string]string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var report struct {
+		Suites []struct {
+			Cases []struct {
+				Name   string `xml:"name,attr"`
+				Status string `xml:"status,attr"`
+			} `xml:"testcase"`
+		} `xml:"testsuite"`
+	}
+	if err := xml.Unmarshal(data, &report); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	out := map[string]string{}
+	for _, s := range report.Suites {
+		for _, c := range s.Cases {
+			if !strings.HasPrefix(c.Name, "[It] ") {
+				continue
+			}
+			res := map[string]string{"passed": "pass", "skipped": "skip", "pending": "skip"}[c.Status]
+			if res == "" {
+				res = "fail" // failed, panicked, interrupted, timedout
+			}
+			out["critest: "+strings.TrimPrefix(c.Name, "[It] ")] = res
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s: no specs", path)
 	}
 	return out, nil
 }
