@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"regexp"
 	"strconv"
+	"sync"
 )
 
 // The CRI plugin's runtimes table, by config version. A Kubernetes
@@ -85,7 +86,8 @@ func withAllow(m map[string]any, path []string) []any {
 	return append(out, annotationAllow)
 }
 
-var containerdVersion = regexp.MustCompile(` v?(\d+)\.\d+`)
+// Compiled on first use: package init runs on every runh call.
+var containerdVersion = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(` v?(\d+)\.\d+`) })
 
 // installedContainerdConfigVersion: containerd 2.x writes version 3;
 // version 2 is read by 1.x and 2.x alike, so it is the fallback.
@@ -94,7 +96,7 @@ func installedContainerdConfigVersion() int64 {
 	if err != nil {
 		return 2
 	}
-	if m := containerdVersion.FindSubmatch(out); m != nil {
+	if m := containerdVersion().FindSubmatch(out); m != nil {
 		if major, _ := strconv.Atoi(string(m[1])); major >= 2 {
 			return 3
 		}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"sync"
 )
 
 // editDocker adds runh to daemon.json's "runtimes" (docker run --runtime
@@ -159,11 +160,11 @@ func decodeAny(data []byte) (map[string]any, error) {
 
 func equalJSON(a, b map[string]any) bool { return checkOnly(a, b) == nil }
 
-var firstIndent = regexp.MustCompile(`\n([ \t]+)\S`)
+var firstIndent = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\n([ \t]+)\S`) })
 
 // jsonIndent keeps the file's indentation (two spaces for a new file).
 func jsonIndent(src []byte) string {
-	if m := firstIndent.FindSubmatch(src); m != nil {
+	if m := firstIndent().FindSubmatch(src); m != nil {
 		return string(m[1])
 	}
 	return "  "

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"sync"
 	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -126,7 +127,10 @@ var RuleNoNewPrivileges = Rule{
 // fdCwd matches a cwd that points into a process's fd table, the vector of
 // CVE-2024-21626 ("Leaky Vessels"): a leaked host fd as the working
 // directory gives the container the host's filesystem.
-var fdCwd = regexp.MustCompile(`^/proc/(self|thread-self|[0-9]+)(/task/[0-9]+)?/fd(/|$)`)
+// Compiled on first use: pass-through calls never need it.
+var fdCwd = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^/proc/(self|thread-self|[0-9]+)(/task/[0-9]+)?/fd(/|$)`)
+})
 
 // RuleCwdFD refuses a process.cwd under /proc/<pid>/fd (CVE-2024-21626).
 var RuleCwdFD = Rule{
@@ -138,7 +142,7 @@ var RuleCwdFD = Rule{
 		if s.Process == nil {
 			return nil
 		}
-		if fdCwd.MatchString(filepath.Clean(s.Process.Cwd)) {
+		if fdCwd().MatchString(filepath.Clean(s.Process.Cwd)) {
 			return deny("process.cwd", "working directory %s points into a file descriptor table (CVE-2024-21626)", s.Process.Cwd)
 		}
 		return nil

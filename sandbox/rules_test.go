@@ -566,11 +566,7 @@ func TestRuleSeccompFastPath(t *testing.T) {
 	if err := CheckSeccomp.Verify(e, s); err != nil {
 		t.Fatalf("check: %v", err)
 	}
-	e2 := fastEnv(t)
-	e2.Host.SeccompInit, e2.Host.SeccompCache = e.Host.SeccompInit, e.Host.SeccompCache
-	if err := RuleSeccomp.Apply(e2, s); err != nil || len(e2.Changes) != 0 {
-		t.Fatalf("not idempotent: %v %v", err, e2.Changes)
-	}
+	seccompAgain(t, e, s)
 	// A tampered filter fails the check.
 	os.Chmod(s.Mounts[n-1].Source, 0o644)
 	os.WriteFile(s.Mounts[n-1].Source, []byte("\x06\x00\x00\x00\x00\x00\xff\x7f"), 0o444)
@@ -581,6 +577,16 @@ func TestRuleSeccompFastPath(t *testing.T) {
 	s.Process.Args = s.Process.Args[1:]
 	if err := CheckSeccomp.Verify(e, s); !errors.Is(err, ErrPolicyDenied) {
 		t.Fatalf("missing init passed: %v", err)
+	}
+}
+
+// seccompAgain applies the rule once more on the same host: no change.
+func seccompAgain(t *testing.T, e *Env, s *specs.Spec) {
+	t.Helper()
+	e2 := fastEnv(t)
+	e2.Host.SeccompInit, e2.Host.SeccompCache = e.Host.SeccompInit, e.Host.SeccompCache
+	if err := RuleSeccomp.Apply(e2, s); err != nil || len(e2.Changes) != 0 {
+		t.Fatalf("not idempotent: %v %v", err, e2.Changes)
 	}
 }
 
@@ -612,11 +618,7 @@ func TestRuleSeccompStacks(t *testing.T) {
 	if err := CheckSeccomp.Verify(e, s); err != nil {
 		t.Fatalf("check: %v", err)
 	}
-	e2 := fastEnv(t)
-	e2.Host.SeccompInit, e2.Host.SeccompCache = e.Host.SeccompInit, e.Host.SeccompCache
-	if err := RuleSeccomp.Apply(e2, s); err != nil || len(e2.Changes) != 0 {
-		t.Fatalf("not idempotent: %v %v", err, e2.Changes)
-	}
+	seccompAgain(t, e, s)
 
 	s = baseSpec()
 	docker, err := seccomp.Resolve(mseccomp.DefaultProfile(), seccomp.Options{GOARCH: runtime.GOARCH})

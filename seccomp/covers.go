@@ -28,12 +28,7 @@ func Covers(client, ours *specs.LinuxSeccomp) bool {
 		return false
 	}
 	defaultAllows := allows(client.DefaultAction)
-	rules := map[string][]specs.LinuxSyscall{}
-	for _, r := range client.Syscalls {
-		for _, n := range r.Names {
-			rules[n] = append(rules[n], r)
-		}
-	}
+	rules := rulesByName(client)
 	for _, r := range ours.Syscalls {
 		if !allows(r.Action) {
 			continue
@@ -45,6 +40,17 @@ func Covers(client, ours *specs.LinuxSeccomp) bool {
 		}
 	}
 	return true
+}
+
+// rulesByName indexes a profile's rules by the syscalls they name.
+func rulesByName(p *specs.LinuxSeccomp) map[string][]specs.LinuxSyscall {
+	rules := map[string][]specs.LinuxSyscall{}
+	for _, r := range p.Syscalls {
+		for _, n := range r.Names {
+			rules[n] = append(rules[n], r)
+		}
+	}
+	return rules
 }
 
 func allows(a specs.LinuxSeccompAction) bool {
@@ -132,12 +138,7 @@ func Intersect(client, ours *specs.LinuxSeccomp) *specs.LinuxSeccomp {
 		out.Syscalls = ours.Syscalls
 		return &out
 	}
-	rules := map[string][]specs.LinuxSyscall{}
-	for _, r := range client.Syscalls {
-		for _, n := range r.Names {
-			rules[n] = append(rules[n], r)
-		}
-	}
+	rules := rulesByName(client)
 	for _, r := range ours.Syscalls {
 		if !allows(r.Action) {
 			out.Syscalls = append(out.Syscalls, r)

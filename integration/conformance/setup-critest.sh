@@ -99,7 +99,7 @@ YML
 regpid=$!
 trap 'kill $regpid' EXIT
 for _ in $(seq 1 50); do "$B/crane" --insecure catalog "$REG" >/dev/null 2>&1 && break; sleep 0.2; done
-crane() { "$B/crane" --insecure "$@"; }
+crane() { "$B/crane" --insecure "$@" 2>>"$W/crane.log"; }
 push() { # REF CMD USER LAYER...
 	local ref=$1 cmd=$2 user=$3
 	shift 3
