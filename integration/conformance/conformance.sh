@@ -48,7 +48,7 @@ done
 (cd "$top" && go run ./integration/conformance/compare -runc "$R/critest-runc" -other "$R/critest-runh" \
 	-expected "$here/expected-deltas-critest-restricted.txt") >"$R/critest.txt" || ok=1
 {
-	echo "runc bats suite (runc $(cd "$top" && go list -m -f '{{.Version}}' github.com/opencontainers/runc)), $(date -u +%F), $(($(date +%s) - start)) s"
+	echo "runc bats suite (runc $(cd "$top" && go list -m -f '{{.Version}}' github.com/opencontainers/runc)), $(date -u +%F), $((bats_done - start)) s"
 	echo
 	echo "## runh compat vs runc"
 	cat "$R/compat.txt"
