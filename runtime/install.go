@@ -1,54 +1,26 @@
 package runtime
 
 import (
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
-
-	"github.com/urfave/cli/v2"
 
 	"github.com/runh-dev/runh/install"
 )
 
-// installValued are install's flags that take a value.
-var installValued = map[string]bool{"config": true, "name": true, "path": true, "config-version": true}
-
-// flagsFirst moves flags before the positional arguments, so that
-// "runh install containerd --dry-run" works as people type it (urfave/cli
-// stops parsing flags at the first argument). "--" ends the flags.
-func flagsFirst(args []string, valued map[string]bool) []string {
-	var flags, pos []string
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		switch {
-		case a == "--":
-			pos = append(pos, args[i+1:]...)
-			return append(append(flags, "--"), pos...)
-		case len(a) > 1 && a[0] == '-':
-			flags = append(flags, a)
-			name := strings.TrimLeft(a, "-")
-			if valued[name] && i+1 < len(args) {
-				i++
-				flags = append(flags, args[i])
-			}
-		default:
-			pos = append(pos, a)
-		}
-	}
-	return append(flags, pos...)
-}
-
-func installCommand() *cli.Command {
-	return &cli.Command{
-		Name:  "install",
-		Usage: "register runh with docker, containerd or podman (edits the engine's config)",
-		UsageText: `runh install docker|containerd|podman [--config PATH] [--name runh] [--path PATH] [--set-default] [--dry-run]
+func installCommand() *ownCommand {
+	var o install.Options
+	var dryRun bool
+	return &ownCommand{
+		name:  "install",
+		usage: "register runh with docker, containerd or podman (edits the engine's config)",
+		help: `runh install docker|containerd|podman [--config PATH] [--name runh] [--path PATH] [--set-default] [--dry-run]
 
    docker      daemon.json "runtimes": docker run --runtime runh ...
    containerd  a CRI runtime handler (io.containerd.runc.v2 shim, BinaryName =
-               runh, annotations runh.io/* passed through), config version 2
+               runh, annotations runh.io/* passed through), config version 2,
                3 or 4: the handler a Kubernetes RuntimeClass names
    podman      containers.conf [engine.runtimes]: podman --runtime runh ...
 
@@ -60,37 +32,33 @@ func installCommand() *cli.Command {
 
    # runh install containerd --dry-run | diff /etc/containerd/config.toml -
    # runh install docker --set-default`,
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "config", Usage: "the engine's config file (default: /etc/docker/daemon.json, /etc/containerd/config.toml, /etc/containers/containers.conf)"},
-			&cli.StringFlag{Name: "name", Value: "runh", Usage: "runtime / CRI handler name (a RuntimeClass's handler)"},
-			&cli.StringFlag{Name: "path", Usage: "runh's path as the engine will run it (default: this runh)"},
-			&cli.BoolFlag{Name: "set-default", Usage: "also make runh the engine's default runtime"},
-			&cli.IntFlag{Name: "config-version", Usage: "containerd only: version (2 or 3) for a config file that does not exist yet (default: by the installed containerd)"},
-			&cli.BoolFlag{Name: "dry-run", Usage: "print the new file on stdout; write nothing"},
+		flags: func(fs *flag.FlagSet) {
+			fs.StringVar(&o.Config, "config", "", "the engine's config file (default: /etc/docker/daemon.json, /etc/containerd/config.toml, /etc/containers/containers.conf)")
+			fs.StringVar(&o.Name, "name", "runh", "runtime / CRI handler name (a RuntimeClass's handler)")
+			fs.StringVar(&o.Path, "path", "", "runh's path as the engine will run it (default: this runh)")
+			fs.BoolVar(&o.SetDefault, "set-default", false, "also make runh the engine's default runtime")
+			fs.IntVar(&o.ConfigVersion, "config-version", 0, "containerd only: version (2, 3 or 4) for a config file that does not exist yet (default: by the installed containerd)")
+			fs.BoolVar(&dryRun, "dry-run", false, "print the new file on stdout; write nothing")
 		},
-		Action: func(ctx *cli.Context) error {
-			if ctx.NArg() != 1 {
-				return fmt.Errorf("%w: install takes one engine (docker, containerd or podman), got %v", ErrUsage, ctx.Args().Slice())
+		run: func(fs *flag.FlagSet) error {
+			if fs.NArg() != 1 {
+				return fmt.Errorf("%w: install takes one engine (docker, containerd or podman), got %v", ErrUsage, fs.Args())
 			}
-			path := ctx.String("path")
-			if path == "" {
+			o.Engine = fs.Arg(0)
+			if o.Path == "" {
 				exe, err := os.Executable()
+				if err == nil {
+					o.Path, err = filepath.EvalSymlinks(exe)
+				}
 				if err != nil {
 					return fmt.Errorf("install: find runh's own path (give --path): %w", err)
 				}
-				if path, err = filepath.EvalSymlinks(exe); err != nil {
-					return fmt.Errorf("install: find runh's own path (give --path): %w", err)
-				}
 			}
-			o := install.Options{
-				Engine: ctx.Args().First(), Config: ctx.String("config"), Name: ctx.String("name"),
-				Path: path, SetDefault: ctx.Bool("set-default"), ConfigVersion: ctx.Int("config-version"),
-			}
-			res, err := install.Run(o, ctx.Bool("dry-run"))
+			res, err := install.Run(o, dryRun)
 			if err != nil {
 				return err
 			}
-			reportInstall(o, res, ctx.Bool("dry-run"))
+			reportInstall(o, res, dryRun)
 			return nil
 		},
 	}

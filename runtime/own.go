@@ -2,14 +2,13 @@ package runtime
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
-
-	"github.com/urfave/cli/v2"
 
 	"github.com/runh-dev/runh/profiles"
 	"github.com/runh-dev/runh/sandbox"
@@ -34,7 +33,8 @@ How runh treats runc's commands:
                        passed to runc unchanged
 Any other command is refused.
 
-The real runc is $RUNH_RUNC, else "runc" on PATH (never runh itself).
+The real runc is $RUNH_RUNC, else "runc" next to runh's own binary, else
+"runc" on PATH (never runh itself).
 
 Examples:
    # register runh with containerd (CRI handler "runh"), Docker or Podman
@@ -55,35 +55,45 @@ func passThroughNames() string {
 	return strings.Join(names, " ")
 }
 
-// runOwn runs runh's own commands and help with urfave/cli. Only these pay
-// for building a CLI app; the runc commands never do.
+// ownCommand is one of runh's own commands. They are parsed with the
+// standard flag package: a CLI framework's package init (urfave/cli pulls in
+// text/template) would cost every runh call, pass-through included, about
+// 0.2 ms.
+type ownCommand struct {
+	name, usage string
+	help        string // usage line and examples, for --help
+	flags       func(fs *flag.FlagSet)
+	run         func(fs *flag.FlagSet) error
+}
+
+func ownCommands(inv *Invocation) []*ownCommand {
+	return []*ownCommand{checkCommand(inv), profileCommand(), installCommand()}
+}
+
+// runOwn runs runh's own commands and help.
 func runOwn(inv *Invocation, log *Logger) int {
-	app := &cli.App{
-		Name:        "runh",
-		Usage:       "a hardened, runc-compatible OCI runtime",
-		UsageText:   "runh [runc global flags] command [arguments...]",
-		Description: fmt.Sprintf(helpDescription, passThroughNames()),
-		Version:     Version,
-		HideVersion: true,
-		Writer:      os.Stdout,
-		ErrWriter:   os.Stderr,
-		Commands: []*cli.Command{
-			checkCommand(inv),
-			profileCommand(),
-			installCommand(),
-		},
-		ExitErrHandler: func(*cli.Context, error) {},
+	cmds := ownCommands(inv)
+	find := func(name string) *ownCommand {
+		for _, c := range cmds {
+			if c.name == name {
+				return c
+			}
+		}
+		return nil
 	}
-	args := []string{"runh"}
-	topHelp := inv.Command == "" || (inv.Globals.Help && Commands[inv.Command] != Own) ||
-		((inv.Command == "help" || inv.Command == "h") && len(inv.Args) == 0)
-	if (inv.Command == "help" || inv.Command == "h") && len(inv.Args) > 0 && Commands[inv.Args[0]] != Own {
+	isHelp := inv.Command == "help" || inv.Command == "h"
+	if isHelp && len(inv.Args) > 0 {
+		if c := find(inv.Args[0]); c != nil {
+			printCommandHelp(os.Stdout, c)
+			return 0
+		}
 		// `runh help create`: runc's help for runc's commands.
 		if runc, err := FindRunc(DefaultConfig); err == nil {
 			return fail(log, execRunc(runc, inv.RuncArgs()))
 		}
 	}
-	if topHelp {
+	c := find(inv.Command)
+	if c == nil || (inv.Globals.Help && Commands[inv.Command] != Own) {
 		// A drop-in's help starts with runc's own, which tools and runc's
 		// test suite read, and then says what runh adds.
 		if runc, err := FindRunc(DefaultConfig); err == nil {
@@ -92,18 +102,25 @@ func runOwn(inv *Invocation, log *Logger) int {
 				fmt.Fprintln(os.Stdout, "\nRUNH:")
 			}
 		}
-		args = append(args, "--help")
-	} else {
-		rest := inv.Argv[inv.CmdAt:]
-		if inv.Command == "install" {
-			rest = append(rest[:1:1], flagsFirst(rest[1:], installValued)...)
-		}
-		args = append(args, rest...)
-		if inv.Globals.Help {
-			args = append(args, "--help")
-		}
+		printTopHelp(os.Stdout, cmds)
+		return 0
 	}
-	if err := app.Run(args); err != nil {
+	fs := flag.NewFlagSet("runh "+c.name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	help := fs.Bool("help", false, "show help")
+	fs.BoolVar(help, "h", false, "show help")
+	if c.flags != nil {
+		c.flags(fs)
+	}
+	if err := fs.Parse(flagsFirst(inv.Args, fs)); err != nil {
+		log.Error(fmt.Sprintf("%s: %s: %v (see runh %s --help)", ErrUsage, c.name, err, c.name))
+		return 1
+	}
+	if *help || inv.Globals.Help {
+		printCommandHelp(os.Stdout, c)
+		return 0
+	}
+	if err := c.run(fs); err != nil {
 		var ds sandbox.Denials
 		if errors.As(err, &ds) {
 			return 1 // already printed, one per line, by check
@@ -114,25 +131,113 @@ func runOwn(inv *Invocation, log *Logger) int {
 	return 0
 }
 
-func checkCommand(inv *Invocation) *cli.Command {
-	return &cli.Command{
-		Name:  "check",
-		Usage: "dry run: print every change and denial a profile would make to a bundle",
-		UsageText: `runh check [--bundle DIR] [--profile NAME]
+// flagsFirst moves flags before the positional arguments, so that
+// "runh install containerd --dry-run" works as people type it (the flag
+// package stops at the first argument). "--" ends the flags.
+func flagsFirst(args []string, fs *flag.FlagSet) []string {
+	var flags, pos []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--":
+			return append(append(flags, "--"), append(pos, args[i+1:]...)...)
+		case len(a) > 1 && a[0] == '-':
+			flags = append(flags, a)
+			name := strings.TrimLeft(a, "-")
+			if f := fs.Lookup(name); f != nil && !strings.Contains(name, "=") && !isBoolFlag(f) && i+1 < len(args) {
+				i++
+				flags = append(flags, args[i])
+			}
+		default:
+			pos = append(pos, a)
+		}
+	}
+	return append(flags, pos...)
+}
+
+func isBoolFlag(f *flag.Flag) bool {
+	b, ok := f.Value.(interface{ IsBoolFlag() bool })
+	return ok && b.IsBoolFlag()
+}
+
+func printTopHelp(w io.Writer, cmds []*ownCommand) {
+	fmt.Fprintf(w, "NAME:\n   runh - a hardened, runc-compatible OCI runtime\n\n")
+	fmt.Fprintf(w, "USAGE:\n   runh [runc global flags] command [arguments...]\n\n")
+	fmt.Fprintf(w, "DESCRIPTION:\n%s\n\n", indent(fmt.Sprintf(helpDescription, passThroughNames()), "   "))
+	fmt.Fprintf(w, "COMMANDS:\n")
+	for _, c := range cmds {
+		fmt.Fprintf(w, "   %-9s%s\n", c.name, c.usage)
+	}
+	fmt.Fprintf(w, "   %-9s%s\n", "help, h", "show this help, or a command's (runh help COMMAND)")
+}
+
+func printCommandHelp(w io.Writer, c *ownCommand) {
+	fmt.Fprintf(w, "NAME:\n   runh %s - %s\n\nUSAGE:\n%s\n", c.name, c.usage, indent(c.help, "   "))
+	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
+	if c.flags != nil {
+		c.flags(fs)
+	}
+	// Aliases (-b for --bundle) share a usage string: list them together.
+	type opt struct{ names, usage string }
+	var opts []opt
+	seen := map[string]int{}
+	fs.VisitAll(func(f *flag.Flag) {
+		name := "--" + f.Name
+		if len(f.Name) == 1 {
+			name = "-" + f.Name
+		}
+		if !isBoolFlag(f) {
+			name += " value"
+		}
+		usage := f.Usage
+		if f.DefValue != "" && !isBoolFlag(f) && f.DefValue != "0" {
+			usage += fmt.Sprintf(" (default: %q)", f.DefValue)
+		}
+		if i, ok := seen[f.Usage]; ok {
+			opts[i].names += ", " + name
+			return
+		}
+		seen[f.Usage] = len(opts)
+		opts = append(opts, opt{name, usage})
+	})
+	opts = append(opts, opt{"--help, -h", "show help"})
+	fmt.Fprintf(w, "\nOPTIONS:\n")
+	for _, o := range opts {
+		fmt.Fprintf(w, "   %-28s %s\n", o.names, o.usage)
+	}
+}
+
+func indent(text, prefix string) string {
+	lines := strings.Split(text, "\n")
+	for i, l := range lines {
+		if l != "" {
+			lines[i] = prefix + l
+		}
+	}
+	return strings.Join(lines, "\n")
+}
+
+func checkCommand(inv *Invocation) *ownCommand {
+	var bundle, profile string
+	return &ownCommand{
+		name:  "check",
+		usage: "dry run: print every change and denial a profile would make to a bundle",
+		help: `runh check [--bundle DIR] [--profile NAME]
 
    # runh check --bundle /mycontainer
    Changes are printed as "change: FIELD: WHAT (rule R)", denials as
    "denied: ..."; the exit status is 1 if anything is denied. The bundle is
    never modified.`,
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "bundle", Aliases: []string{"b"}, Usage: "bundle directory (default: current directory)"},
-			&cli.StringFlag{Name: "profile", Value: profiles.DefaultName, Usage: "profile to check against"},
+		flags: func(fs *flag.FlagSet) {
+			fs.StringVar(&bundle, "bundle", "", "bundle directory (default: current directory)")
+			fs.StringVar(&bundle, "b", "", "bundle directory (default: current directory)")
+			fs.StringVar(&profile, "profile", profiles.DefaultName, "profile to check against")
 		},
-		Action: func(ctx *cli.Context) error {
-			if ctx.NArg() != 0 {
-				return fmt.Errorf("%w: check takes no arguments, got %v", ErrUsage, ctx.Args().Slice())
+		run: func(fs *flag.FlagSet) error {
+			if fs.NArg() != 0 {
+				return fmt.Errorf("%w: check takes no arguments, got %v", ErrUsage, fs.Args())
 			}
-			return runCheck(os.Stdout, ctx.String("bundle"), ctx.String("profile"), inv.StateRoot())
+			return runCheck(os.Stdout, bundle, profile, inv.StateRoot())
 		},
 	}
 }
@@ -184,21 +289,26 @@ func runCheck(w io.Writer, bundle, profile, stateRoot string) error {
 	return nil
 }
 
-func profileCommand() *cli.Command {
-	return &cli.Command{
-		Name:  "profile",
-		Usage: "inspect runh's profiles",
-		Subcommands: []*cli.Command{{
-			Name:      "show",
-			Usage:     "print a profile's controls (default: " + profiles.DefaultName + ")",
-			UsageText: "runh profile show [NAME]\n\n   # runh profile show restricted",
-			Action: func(ctx *cli.Context) error {
-				name := profiles.DefaultName
-				if ctx.NArg() > 1 {
-					return fmt.Errorf("%w: profile show takes at most one name", ErrUsage)
+func profileCommand() *ownCommand {
+	return &ownCommand{
+		name:  "profile",
+		usage: "inspect runh's profiles",
+		help: `runh profile show [NAME]    print a profile's controls (default: ` + profiles.DefaultName + `)
+runh profile list           list the known profiles
+
+   # runh profile show restricted`,
+		run: func(fs *flag.FlagSet) error {
+			args := fs.Args()
+			switch {
+			case len(args) == 1 && args[0] == "list":
+				for _, n := range profiles.Names() {
+					fmt.Println(n)
 				}
-				if ctx.NArg() == 1 {
-					name = ctx.Args().First()
+				return nil
+			case len(args) >= 1 && args[0] == "show" && len(args) <= 2:
+				name := profiles.DefaultName
+				if len(args) == 2 {
+					name = args[1]
 				}
 				prof, err := profiles.Lookup(name)
 				if err != nil {
@@ -206,17 +316,9 @@ func profileCommand() *cli.Command {
 				}
 				showProfile(os.Stdout, prof)
 				return nil
-			},
-		}, {
-			Name:  "list",
-			Usage: "list the known profiles",
-			Action: func(*cli.Context) error {
-				for _, n := range profiles.Names() {
-					fmt.Println(n)
-				}
-				return nil
-			},
-		}},
+			}
+			return fmt.Errorf("%w: profile wants \"show [NAME]\" or \"list\", got %v", ErrUsage, args)
+		},
 	}
 }
 
