@@ -42,11 +42,7 @@ func (c *call) initPid(id, pidFile string) (int, error) {
 	if pidFile != "" {
 		return readPidFile(pidFile)
 	}
-	st, err := c.stateOf(id)
-	if err != nil {
-		return 0, err
-	}
-	return st.Pid, nil
+	return c.containerPid(id)
 }
 
 // VerifyProcess compares /proc/<pid> with the spec: ids, the five capability
