@@ -16,11 +16,18 @@ SOURCES := $(shell find . -name '*.go' -not -path './_build/*') go.mod go.sum
 
 all: build
 
-build: bin/runh bin/runc bin/runh-init
+build: bin/runh bin/runh-core bin/runc bin/runh-init
 
-# runh itself is pure Go: static, no cgo, fast to start.
-bin/runh: $(SOURCES)
-	CGO_ENABLED=0 $(GO) build -trimpath -tags urfave_cli_no_docs -ldflags '$(LDFLAGS)' -o $@ ./cmd/runh
+# runh is two binaries, installed side by side with runh-init and runc:
+# runh, a small static C front that execs runc directly for plain
+# pass-through calls (state, start, kill, delete, ...: the engines' hot
+# path) and runh-core for everything else; and runh-core, pure Go (static,
+# no cgo), which does all the hardening.
+bin/runh: runtime/front/runh.c
+	$(CC) -static -Os -s -Wall -Wextra -Werror -o $@ $<
+
+bin/runh-core: $(SOURCES)
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $@ ./cmd/runh
 
 # The seccomp fast path's init: static, tiny, and installed next to runh.
 bin/runh-init: seccomp/init/runh-init.c

@@ -90,7 +90,8 @@ func prerequisites(t *testing.T) {
 	require(t, os.Geteuid() == 0, "root")
 	_, err1 := os.Stat(runhBin)
 	_, err2 := os.Stat(runcBin)
-	require(t, err1 == nil && err2 == nil, "bin/runh and bin/runc (make build)")
+	_, err3 := os.Stat(runhBin + "-core")
+	require(t, err1 == nil && err2 == nil && err3 == nil, "bin/runh, bin/runh-core and bin/runc (make build)")
 	require(t, setupErr == nil, fmt.Sprint("busybox rootfs: ", setupErr))
 }
 

@@ -46,11 +46,8 @@ func installCommand() *ownCommand {
 			}
 			o.Engine = fs.Arg(0)
 			if o.Path == "" {
-				exe, err := os.Executable()
-				if err == nil {
-					o.Path, err = filepath.EvalSymlinks(exe)
-				}
-				if err != nil {
+				var err error
+				if o.Path, err = runhPath(); err != nil {
 					return fmt.Errorf("install: find runh's own path (give --path): %w", err)
 				}
 			}

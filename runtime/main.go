@@ -15,6 +15,7 @@ var Version = "0.1.0-dev"
 
 // Main runs runh with argv and returns the exit code.
 func Main(argv []string) int {
+	takeFrontPath()
 	inv, err := Parse(argv)
 	if err != nil {
 		(&Logger{}).Error(err.Error())

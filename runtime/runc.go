@@ -25,12 +25,40 @@ type Config struct {
 // file exists.
 var DefaultConfig = Config{}
 
+// frontPath is runh's C front (runtime/front), which execs runh-core for
+// everything but plain pass-through calls and says where it is in
+// RUNH_FRONT. It is runh too: FindRunc must never pick it.
+var frontPath string
+
+// takeFrontPath reads RUNH_FRONT and removes it from the environment, so
+// that runc and its hooks do not see it.
+func takeFrontPath() {
+	frontPath = os.Getenv("RUNH_FRONT")
+	os.Unsetenv("RUNH_FRONT")
+}
+
+// runhPath is the path engines exec as runh: the front if there is one.
+func runhPath() (string, error) {
+	if frontPath != "" {
+		return frontPath, nil
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return "", err
+	}
+	return filepath.EvalSymlinks(exe)
+}
+
 // FindRunc locates the real runc: $RUNH_RUNC, then the configured path (by
 // default runc next to runh's binary: engines such as Podman do not pass
 // their environment to every runtime call), then `runc` on PATH. runh's own
 // binary is always skipped, so installing runh as `runc` cannot loop.
 func FindRunc(cfg Config) (string, error) {
 	self, _ := os.Stat("/proc/self/exe")
+	var front os.FileInfo
+	if frontPath != "" {
+		front, _ = os.Stat(frontPath)
+	}
 	usable := func(p string) error {
 		fi, err := os.Stat(p)
 		if err != nil {
@@ -39,7 +67,7 @@ func FindRunc(cfg Config) (string, error) {
 		if fi.IsDir() || fi.Mode().Perm()&0o111 == 0 {
 			return fmt.Errorf("%s is not executable", p)
 		}
-		if self != nil && os.SameFile(fi, self) {
+		if self != nil && os.SameFile(fi, self) || front != nil && os.SameFile(fi, front) {
 			return fmt.Errorf("%s is runh itself", p)
 		}
 		return nil

@@ -175,7 +175,7 @@ func TestInstallerDaemonSet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"LABEL=" + nodeLabel, "runh install containerd", `--path "$RUNH_HOST_DIR/runh"`, "systemctl restart containerd", "kubectl label node"} {
+	for _, want := range []string{"LABEL=" + nodeLabel, "runh install containerd", "for f in runh-core runh-init runc runh; do", `--path "$RUNH_HOST_DIR/runh"`, "systemctl restart containerd", "kubectl label node"} {
 		if !bytes.Contains(script, []byte(want)) {
 			t.Errorf("install.sh does not contain %q", want)
 		}
@@ -184,7 +184,7 @@ func TestInstallerDaemonSet(t *testing.T) {
 		t.Errorf("command %v", c.Command)
 	}
 	dockerfile, _ := os.ReadFile("installer/Dockerfile")
-	for _, want := range []string{"COPY bin/runh bin/runh-init bin/runc /runh/", "install.sh /installer/install.sh"} {
+	for _, want := range []string{"COPY bin/runh bin/runh-core bin/runh-init bin/runc /runh/", "install.sh /installer/install.sh"} {
 		if !bytes.Contains(dockerfile, []byte(want)) {
 			t.Errorf("Dockerfile does not contain %q", want)
 		}

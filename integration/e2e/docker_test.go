@@ -50,7 +50,8 @@ func startDockerd(t testing.TB) *dockerd {
 	require(t, err == nil, "dockerd (apt-get install docker.io)")
 	_, err1 := os.Stat(runhBin)
 	_, err2 := os.Stat(runcBin)
-	require(t, err1 == nil && err2 == nil, "bin/runh and bin/runc (make build)")
+	_, err3 := os.Stat(runhBin + "-core")
+	require(t, err1 == nil && err2 == nil && err3 == nil, "bin/runh, bin/runh-core and bin/runc (make build)")
 	// A short directory: the daemon's unix sockets live under it.
 	dir, err := os.MkdirTemp("/tmp", "runh-e2e-")
 	if err != nil {

@@ -423,7 +423,7 @@ func exists(p string) bool { _, err := os.Stat(p); return err == nil }
 func sizeAndRSS(w string, bin func(string) string) string {
 	var b strings.Builder
 	b.WriteString("### size and memory\n\n")
-	for _, n := range []string{"runh", "runh-init", "runc"} {
+	for _, n := range []string{"runh", "runh-core", "runh-init", "runc"} {
 		if fi, err := os.Stat(bin(n)); err == nil {
 			fmt.Fprintf(&b, "- %s: %.2f MiB\n", n, float64(fi.Size())/(1<<20))
 		}

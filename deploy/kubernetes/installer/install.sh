@@ -12,13 +12,14 @@ LABEL=runh.dev/installed
 log() { echo "runh-installer: $*" >&2; }
 
 # 1. Binaries, each replaced atomically (a running containerd may be
-#    executing the old runh at this moment).
-for f in runh runh-init runc; do
+#    executing the old runh at this moment); the front (runh) last, so it
+#    never runs with an older runh-core.
+for f in runh-core runh-init runc runh; do
 	cp "/runh/$f" "/host$RUNH_HOST_DIR/.$f.new"
 	chmod 0755 "/host$RUNH_HOST_DIR/.$f.new"
 	mv -f "/host$RUNH_HOST_DIR/.$f.new" "/host$RUNH_HOST_DIR/$f"
 done
-log "copied runh, runh-init and runc to $RUNH_HOST_DIR"
+log "copied runh, runh-core, runh-init and runc to $RUNH_HOST_DIR"
 
 # 2. Register the CRI handler "runh" (idempotent; prints what it did).
 /runh/runh install containerd --config "/host$CONTAINERD_CONFIG" --path "$RUNH_HOST_DIR/runh" >&2

@@ -1,0 +1,179 @@
+/*
+ * runh's front: the binary engines exec as "runh". It exists for speed:
+ * containerd's shim, Docker and Podman call the runtime for state, start,
+ * kill and delete many times per container, and a Go binary costs about
+ * 1.2 ms to start on a small machine before it can exec runc. This front
+ * starts in well under that.
+ *
+ * It decides one thing: is this call a plain pass-through of runc (only
+ * runc's own global flags, then one of the commands runh passes through
+ * unchanged)? Then it execs the real runc with argv unchanged, as runh-core
+ * would. For anything else -- create, run, exec, update, runh's own
+ * commands and flags, help, version, anything it does not recognise, or a
+ * runc it cannot find -- it execs runh-core (the Go program next to it),
+ * which decides and reports. So a mistake here can only send a call to the
+ * slower path, never past the hardening: the commands that are hardened
+ * are never in the pass-through list.
+ *
+ * The argv rules mirror runtime/argv.go (Parse) and the runc lookup
+ * mirrors runtime/runc.go (FindRunc); runtime/front_test.go checks both
+ * against the Go code on the same inputs.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Must equal runtime/commands.go's PassThrough class. */
+static const char *const passthrough[] = {
+	"checkpoint", "delete", "events", "features", "kill", "list",
+	"pause", "ps", "resume", "spec", "start", "state", NULL,
+};
+/* runc's global flags that take a value, and the boolean ones. Any other
+ * flag (-v, -h, --runh-profile, unknown ones) goes to runh-core. */
+static const char *const valued[] = { "log", "log-format", "root", "rootless", "criu", NULL };
+static const char *const boolean[] = { "debug", "systemd-cgroup", NULL };
+
+static int in(const char *s, size_t n, const char *const *list)
+{
+	for (; *list; list++)
+		if (strlen(*list) == n && strncmp(s, *list, n) == 0)
+			return 1;
+	return 0;
+}
+
+static char self[PATH_MAX], dir[PATH_MAX];
+static struct stat self_st;
+
+/* usable: an executable regular file that is not this front. */
+static int usable(const char *p)
+{
+	struct stat st;
+	if (stat(p, &st) != 0 || !S_ISREG(st.st_mode) || !(st.st_mode & 0111))
+		return 0;
+	return !(st.st_dev == self_st.st_dev && st.st_ino == self_st.st_ino);
+}
+
+/* find_runc: $RUNH_RUNC, else runc next to this binary, else on PATH. An
+ * unusable $RUNH_RUNC, a relative one, or no runc at all: leave it to
+ * runh-core, which says why. */
+static const char *find_runc(void)
+{
+	static char buf[PATH_MAX];
+	const char *env = getenv("RUNH_RUNC");
+	if (env && *env)
+		return env[0] == '/' && usable(env) ? env : NULL;
+	if (snprintf(buf, sizeof buf, "%s/runc", dir) < (int)sizeof buf && usable(buf))
+		return buf;
+	const char *path = getenv("PATH");
+	while (path && *path) {
+		const char *end = strchr(path, ':');
+		size_t n = end ? (size_t)(end - path) : strlen(path);
+		if (n > 0 && path[0] == '/' && n + 6 < sizeof buf) {
+			memcpy(buf, path, n);
+			memcpy(buf + n, "/runc", 6);
+			if (usable(buf))
+				return buf;
+		}
+		path = end ? end + 1 : NULL;
+	}
+	return NULL;
+}
+
+/* passes_through: argv is runc's global flags and a pass-through command. */
+static int passes_through(int argc, char **argv)
+{
+	const char *log_format = "text";
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (strlen(a) < 2 || a[0] != '-' || strcmp(a, "--") == 0)
+			return in(a, strlen(a), passthrough) &&
+			       (strcmp(log_format, "text") == 0 || strcmp(log_format, "json") == 0);
+		const char *name = a + 1;
+		if (*name == '-')
+			name++;
+		const char *eq = strchr(name, '=');
+		size_t n = eq ? (size_t)(eq - name) : strlen(name);
+		if (n == 0)
+			return 0;
+		if (in(name, n, boolean)) {
+			if (eq && strcmp(eq + 1, "true") != 0 && strcmp(eq + 1, "false") != 0)
+				return 0;
+			continue;
+		}
+		if (!in(name, n, valued))
+			return 0;
+		const char *value = eq ? eq + 1 : NULL;
+		if (!eq) {
+			if (i + 1 >= argc)
+				return 0;
+			value = argv[++i];
+		}
+		if (n == 10 && strncmp(name, "log-format", 10) == 0)
+			log_format = value;
+	}
+	return 0; /* no command: help, for runh-core */
+}
+
+int main(int argc, char **argv)
+{
+	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+	if (n <= 0 || stat(self, &self_st) != 0) {
+		dprintf(2, "runh: cannot find its own binary: %s\n", strerror(errno));
+		return 1;
+	}
+	self[n] = 0;
+	memcpy(dir, self, (size_t)n + 1);
+	char *slash = strrchr(dir, '/');
+	if (slash)
+		*slash = 0;
+
+	if (passes_through(argc, argv)) {
+		const char *runc = find_runc();
+		if (runc) {
+			argv[0] = (char *)runc;
+			execv(runc, argv);
+		}
+	}
+
+	/* runh-core finds runc the same way and must not pick this front
+	 * (installed as "runc", say): tell it which binary that is. */
+	char core[PATH_MAX];
+	if (snprintf(core, sizeof core, "%s/runh-core", dir) >= (int)sizeof core) {
+		dprintf(2, "runh: path too long: %s\n", dir);
+		return 1;
+	}
+	setenv("RUNH_FRONT", self, 1);
+	execv(core, argv);
+	int err = errno;
+	/* Where engines read errors: stderr, and runc's --log in its format. */
+	char msg[PATH_MAX + 128];
+	snprintf(msg, sizeof msg, "runh: cannot run %s: %s (install runh-core next to runh)", core, strerror(err));
+	dprintf(2, "%s\n", msg);
+	const char *logpath = NULL, *fmt = "text";
+	for (int i = 1; i + 1 < argc; i++) {
+		if (strcmp(argv[i], "--log") == 0 || strcmp(argv[i], "-log") == 0)
+			logpath = argv[i + 1];
+		if (strcmp(argv[i], "--log-format") == 0 || strcmp(argv[i], "-log-format") == 0)
+			fmt = argv[i + 1];
+	}
+	if (logpath) {
+		FILE *f = fopen(logpath, "a");
+		if (f) {
+			char ts[64];
+			time_t now = time(NULL);
+			strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+			if (strcmp(fmt, "json") == 0)
+				fprintf(f, "{\"level\":\"error\",\"msg\":\"runh: cannot run runh-core: %s\",\"time\":\"%s\"}\n", strerror(err), ts);
+			else
+				fprintf(f, "time=\"%s\" level=error msg=\"runh: cannot run runh-core: %s\"\n", ts, strerror(err));
+			fclose(f);
+		}
+	}
+	return 1;
+}

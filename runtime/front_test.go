@@ -1,0 +1,170 @@
+package runtime
+
+import (
+	"math/rand"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// goPassesThrough is runh-core's decision: would it exec runc with argv
+// unchanged?
+func goPassesThrough(argv []string) bool {
+	inv, err := Parse(argv)
+	if err != nil || validateGlobals(inv.Globals) != nil || len(inv.own) > 0 ||
+		inv.Globals.Version || inv.Globals.Help || inv.Command == "" {
+		return false
+	}
+	class, err := Classify(inv.Command)
+	return err == nil && class == PassThrough
+}
+
+// frontDir builds the C front next to a fake runc and a fake runh-core,
+// each of which records who ran and with what argv.
+func frontDir(t *testing.T) (dir, record string) {
+	t.Helper()
+	cc, err := exec.LookPath("cc")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("no C compiler under CI")
+		}
+		t.Skip("SKIPPING: no C compiler to build runtime/front/runh.c")
+	}
+	dir = t.TempDir()
+	if out, err := exec.Command(cc, "-O2", "-Wall", "-Wextra", "-Werror", "-o", filepath.Join(dir, "runh"), "front/runh.c").CombinedOutput(); err != nil {
+		t.Fatalf("build the front: %v\n%s", err, out)
+	}
+	record = filepath.Join(dir, "record")
+	for _, name := range []string{"runc", "runh-core"} {
+		script := "#!/bin/sh\n{ echo " + name + "; echo \"$RUNH_FRONT\"; printf '%s\\n' \"$@\"; } > " + record + "\n"
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir, record
+}
+
+func runFront(t *testing.T, dir, record string, args []string) (who, front string, got []string) {
+	t.Helper()
+	os.Remove(record)
+	cmd := exec.Command(filepath.Join(dir, "runh"), args...)
+	cmd.Env = []string{"PATH=/usr/bin:/bin"}
+	cmd.Run()
+	data, err := os.ReadFile(record)
+	if err != nil {
+		t.Fatalf("%q: neither runc nor runh-core ran", args)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
+	return lines[0], lines[1], lines[2:]
+}
+
+// TestFrontNeverPassesWhatCoreWouldHarden: the front sends a call straight
+// to runc only when runh-core would have passed the same argv through, and
+// it does so for the calls engines make all the time.
+func TestFrontNeverPassesWhatCoreWouldHarden(t *testing.T) {
+	dir, record := frontDir(t)
+	engineCalls := [][]string{
+		{"--root", "/run/containerd/runc/k8s.io", "--log", "/run/x/log.json", "--log-format", "json", "state", "c1"},
+		{"--root", "/run/containerd/runc/default", "--log", "/run/x/log.json", "--log-format", "json", "delete", "--force", "c1"},
+		{"--root", "/run/runc", "--log", "l", "--log-format", "json", "--systemd-cgroup", "kill", "--all", "c1", "9"},
+		{"--root=/var/run/docker/runtime-runc/moby", "--log=/l", "--log-format=json", "start", "c1"},
+		{"--debug", "--root", "/r", "pause", "c1"},
+		{"--rootless", "auto", "resume", "c1"},
+		{"features"},
+		{"state", "c1"},
+	}
+	for _, args := range engineCalls {
+		who, front, got := runFront(t, dir, record, args)
+		if who != "runc" || strings.Join(got, " ") != strings.Join(args, " ") {
+			t.Errorf("%q: ran %s with %q, want runc with argv unchanged", args, who, got)
+		}
+		if front != "" {
+			t.Errorf("%q: runc saw RUNH_FRONT=%q", args, front)
+		}
+	}
+	for _, args := range [][]string{
+		{"create", "--bundle", "/b", "c1"}, {"run", "c1"}, {"exec", "c1", "sh"}, {"update", "c1"},
+		{"restore", "c1"}, {"--runh-profile", "compat", "state", "c1"}, {"--log-format", "yaml", "state", "c1"},
+		{"--version"}, {"-v"}, {"--help"}, {"-h", "state"}, {}, {"check"}, {"install", "docker"}, {"frobnicate"},
+		{"--frob", "state", "c1"}, {"--debug=maybe", "state"}, {"--root"}, {"--", "state"}, {"-", "state"},
+	} {
+		who, front, got := runFront(t, dir, record, args)
+		if who != "runh-core" || strings.Join(got, " ") != strings.Join(args, " ") || front != filepath.Join(dir, "runh") {
+			t.Errorf("%q: ran %s with %q (RUNH_FRONT %q), want runh-core with argv unchanged", args, who, got, front)
+		}
+	}
+	// Random argv from the tokens that matter: whenever the front chose
+	// runc, runh-core would have passed the same argv through.
+	tokens := []string{"--root", "/r", "--log", "l", "--log-format", "json", "yaml", "--debug", "--debug=true",
+		"--debug=x", "-v", "--version", "-h", "--help", "--runh-profile", "compat", "--systemd-cgroup", "--rootless",
+		"auto", "--criu", "-root=/y", "--log-format=text", "--x", "-", "--", "=", "-=", "--=", "state", "create",
+		"run", "exec", "delete", "kill", "update", "features", "spec", "restore", "help", "check", "list"}
+	rng := rand.New(rand.NewSource(1))
+	for i := 0; i < 300; i++ {
+		args := make([]string, rng.Intn(6))
+		for j := range args {
+			args[j] = tokens[rng.Intn(len(tokens))]
+		}
+		who, _, got := runFront(t, dir, record, args)
+		if strings.Join(got, "\x00") != strings.Join(args, "\x00") {
+			t.Fatalf("%q: argv changed to %q", args, got)
+		}
+		if who == "runc" && !goPassesThrough(append([]string{"runh"}, args...)) {
+			t.Fatalf("%q: the front passed to runc what runh-core would not", args)
+		}
+	}
+}
+
+// TestFrontFindsRuncLikeCore: RUNH_RUNC first (unusable: runh-core says
+// why), never the front itself.
+func TestFrontFindsRuncLikeCore(t *testing.T) {
+	dir, record := frontDir(t)
+	run := func(env ...string) string {
+		os.Remove(record)
+		cmd := exec.Command(filepath.Join(dir, "runh"), "state", "c1")
+		cmd.Env = append([]string{"PATH=/usr/bin:/bin"}, env...)
+		cmd.Run()
+		data, _ := os.ReadFile(record)
+		return strings.SplitN(string(data), "\n", 2)[0]
+	}
+	if who := run("RUNH_RUNC=" + filepath.Join(dir, "runc")); who != "runc" {
+		t.Errorf("RUNH_RUNC: %s ran", who)
+	}
+	if who := run("RUNH_RUNC=/nonexistent/runc"); who != "runh-core" {
+		t.Errorf("unusable RUNH_RUNC: %s ran, want runh-core to report it", who)
+	}
+	if who := run("RUNH_RUNC=runc"); who != "runh-core" {
+		t.Errorf("relative RUNH_RUNC: %s ran", who)
+	}
+	// runh installed as "runc" (the front named runc): it must not run
+	// itself; with no other runc, runh-core reports it.
+	os.Rename(filepath.Join(dir, "runh"), filepath.Join(dir, "runc.front"))
+	os.Remove(filepath.Join(dir, "runc"))
+	os.Rename(filepath.Join(dir, "runc.front"), filepath.Join(dir, "runc"))
+	os.Remove(record)
+	cmd := exec.Command(filepath.Join(dir, "runc"), "state", "c1")
+	cmd.Env = []string{"PATH=" + dir}
+	cmd.Run()
+	if data, _ := os.ReadFile(record); !strings.HasPrefix(string(data), "runh-core\n") {
+		t.Errorf("front installed as runc: %q", data)
+	}
+}
+
+// TestCoreSkipsFront: runh-core never takes the front for runc, even when
+// the front is installed under that name.
+func TestCoreSkipsFront(t *testing.T) {
+	dir := t.TempDir()
+	front := filepath.Join(dir, "runc")
+	if err := os.WriteFile(front, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", dir)
+	t.Setenv("RUNH_RUNC", "")
+	frontPath = front
+	defer func() { frontPath = "" }()
+	if p, err := FindRunc(Config{}); err == nil {
+		t.Fatalf("runh-core picked the front %s as runc", p)
+	}
+}
