@@ -24,6 +24,7 @@ build: bin/runh bin/runh-core bin/runc bin/runh-init
 # path) and runh-core for everything else; and runh-core, pure Go (static,
 # no cgo), which does all the hardening.
 bin/runh: runtime/front/runh.c
+	@mkdir -p $(@D)
 	$(CC) -static -Os -s -Wall -Wextra -Werror -o $@ $<
 
 bin/runh-core: $(SOURCES)
@@ -31,6 +32,7 @@ bin/runh-core: $(SOURCES)
 
 # The seccomp fast path's init: static, tiny, and installed next to runh.
 bin/runh-init: seccomp/init/runh-init.c
+	@mkdir -p $(@D)
 	$(CC) -static -Os -s -Wall -Wextra -Werror -o $@ $<
 
 # The real runc, from the version pinned in go.mod, so every test runs
