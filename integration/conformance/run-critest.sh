@@ -42,6 +42,8 @@ cleanup() {
 	done
 	unmount_run
 	ip link del runhcri0 2>/dev/null
+	# Empty pod cgroups containerd left (rmdir refuses busy ones).
+	find /sys/fs/cgroup/*/k8s.io /sys/fs/cgroup/k8s.io -depth -type d -exec rmdir {} + 2>/dev/null
 	rm -rf /var/lib/cni/networks/runh-critest
 	return 0
 }

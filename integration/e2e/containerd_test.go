@@ -193,6 +193,7 @@ func (e *containerdEnv) stop() {
 		stopDaemon(e.cmd)
 	}
 	unmountUnder(e.dir)
+	removeEmptyCgroups("default", "k8s.io")
 	exec.Command("ip", "link", "del", e.bridge).Run()
 	os.RemoveAll("/var/lib/cni/networks/runh-e2e-" + e.bridge) // host-local IPAM state
 }

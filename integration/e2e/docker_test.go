@@ -103,6 +103,7 @@ func (d *dockerd) stop() {
 	}
 	stopDaemon(d.cmd)
 	unmountUnder(d.dir)
+	removeEmptyCgroups("docker")
 }
 
 const probe = `id -u; grep -E '^(CapEff|NoNewPrivs|Seccomp):' /proc/self/status; touch /x 2>/dev/null && echo ROOT-RW || echo ROOT-RO; cat /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/pids.max /sys/fs/cgroup/memory.max`

@@ -6,6 +6,7 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -72,4 +73,27 @@ func unmountUnder(dir string) {
 		exec.Command("umount", "-l", mounts[i]).Run()
 	}
 	os.RemoveAll(dir)
+}
+
+// removeEmptyCgroups removes, deepest first, the empty cgroups an engine
+// left under its parent (docker, default, k8s.io, libpod_parent) in every
+// hierarchy. rmdir fails on a cgroup that still has tasks, so nothing in
+// use is touched.
+func removeEmptyCgroups(parents ...string) {
+	roots, _ := filepath.Glob("/sys/fs/cgroup/*")
+	roots = append(roots, "/sys/fs/cgroup")
+	for _, root := range roots {
+		for _, p := range parents {
+			var dirs []string
+			filepath.WalkDir(filepath.Join(root, p), func(path string, d os.DirEntry, err error) error {
+				if err == nil && d.IsDir() {
+					dirs = append(dirs, path)
+				}
+				return nil
+			})
+			for i := len(dirs) - 1; i >= 0; i-- {
+				os.Remove(dirs[i])
+			}
+		}
+	}
 }

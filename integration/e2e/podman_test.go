@@ -47,6 +47,7 @@ tmp_dir = %q
 		podman("rm", "-af", "-t", "0")
 		podman("system", "reset", "-f")
 		unmountUnder(dir)
+		removeEmptyCgroups("libpod_parent")
 	})
 	rootfs := filepath.Join(dir, "rootfs.tar")
 	layer := busyboxLayer(t)
