@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -92,6 +93,13 @@ func removeEmptyCgroups(parents ...string) {
 				return nil
 			})
 			for i := len(dirs) - 1; i >= 0; i-- {
+				// conmon also writes "tasks" files into directories it
+				// makes under /sys/fs/cgroup for controllers this host does
+				// not mount (hugetlb, net_cls, ...): plain tmpfs, not cgroups.
+				var fs syscall.Statfs_t
+				if syscall.Statfs(dirs[i], &fs) == nil && fs.Type != 0x27e0eb && fs.Type != 0x63677270 {
+					os.Remove(filepath.Join(dirs[i], "tasks"))
+				}
 				os.Remove(dirs[i])
 			}
 		}
