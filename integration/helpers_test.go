@@ -17,6 +17,8 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/runh-dev/runh/internal/testenv"
 )
 
 var (
@@ -76,13 +78,7 @@ func buildRootfs(dir string) error {
 // require fails under CI and skips loudly elsewhere.
 func require(t *testing.T, ok bool, what string) {
 	t.Helper()
-	if ok {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("prerequisite missing under CI: %s", what)
-	}
-	t.Skipf("SKIPPING: prerequisite missing: %s (run `make test` as root)", what)
+	testenv.Require(t, ok, what, "run `make test` as root")
 }
 
 func prerequisites(t *testing.T) {

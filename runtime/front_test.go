@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/runh-dev/runh/internal/testenv"
 )
 
 // goPassesThrough is runh-core's decision: would it exec runc with argv
@@ -26,12 +28,7 @@ func goPassesThrough(argv []string) bool {
 func frontDir(t *testing.T) (dir, record string) {
 	t.Helper()
 	cc, err := exec.LookPath("cc")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("no C compiler under CI")
-		}
-		t.Skip("SKIPPING: no C compiler to build runtime/front/runh.c")
-	}
+	testenv.Require(t, err == nil, "a C compiler (cc) to build runtime/front/runh.c", "apt-get install gcc libc6-dev")
 	dir = t.TempDir()
 	if out, err := exec.Command(cc, "-O2", "-Wall", "-Wextra", "-Werror", "-o", filepath.Join(dir, "runh"), "front/runh.c").CombinedOutput(); err != nil {
 		t.Fatalf("build the front: %v\n%s", err, out)

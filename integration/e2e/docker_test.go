@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/runh-dev/runh/internal/testenv"
 )
 
 var (
@@ -25,13 +27,7 @@ var (
 
 func require(t testing.TB, ok bool, what string) {
 	t.Helper()
-	if ok {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("prerequisite missing under CI: %s", what)
-	}
-	t.Skipf("SKIPPING: prerequisite missing: %s (run `make e2e` as root)", what)
+	testenv.Require(t, ok, what, "run `make e2e` as root")
 }
 
 type dockerd struct {
