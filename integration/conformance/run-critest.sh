@@ -4,7 +4,8 @@
 # under test: containerd -> containerd-shim-runc-v2 -> RUNTIME, the path a
 # kubelet takes. Images come from the private registry setup-critest.sh
 # filled, through containerd's registry mirror config (original names).
-# Usage: run-critest.sh WORKDIR runc|runh OUTDIR   (root)
+# Usage: run-critest.sh WORKDIR runc|runh OUTDIR   (root; after
+# setup-critest.sh WORKDIR, which writes the registry's config and images)
 # Registry and containerd are stopped by PID on exit, their shims too; the
 # pods are removed first so that mounts, netns and the bridge go with them.
 set -uo pipefail
@@ -52,12 +53,6 @@ unmount_run
 rm -rf "$R" /var/lib/cni/networks/runh-critest
 mkdir -p "$R/net.d"
 
-cat >"$W/registry.yml" <<YML
-version: 0.1
-log: {level: warn}
-storage: {filesystem: {rootdirectory: $W/registry-data}, delete: {enabled: true}}
-http: {addr: $REG}
-YML
 "$B/registry" serve "$W/registry.yml" >"$OUT/registry.log" 2>&1 &
 pids+=($!)
 

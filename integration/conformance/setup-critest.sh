@@ -42,6 +42,13 @@ if [ ! -x "$B/registry" ] || [ ! -x "$B/crane" ]; then
 	GOFLAGS=-mod=mod go get github.com/distribution/distribution/v3@v3.1.2 github.com/google/go-containerregistry@v0.22.1 >/dev/null 2>&1
 	GOFLAGS=-mod=mod go build -o "$B/" github.com/distribution/distribution/v3/cmd/registry github.com/google/go-containerregistry/cmd/crane
 fi
+# The private registry's config, used here to push and by run-critest.sh.
+cat >"$W/registry.yml" <<YML
+version: 0.1
+log: {level: warn}
+storage: {filesystem: {rootdirectory: $W/registry-data}, delete: {enabled: true}}
+http: {addr: $REG}
+YML
 [ -f "$W/registry-data/.ready" ] && exit 0
 
 # Layers.
@@ -88,13 +95,7 @@ SH
 	tar --numeric-owner --owner=0 --group=0 -C "ws-$n" -cf "ws-$n-layer.tar" ./usr ./www ./var
 done
 
-# Push to a registry that runs only for the duration of this script.
-cat >"$W/registry.yml" <<YML
-version: 0.1
-log: {level: warn}
-storage: {filesystem: {rootdirectory: $W/registry-data}, delete: {enabled: true}}
-http: {addr: $REG}
-YML
+# Push to the registry, which runs only for the duration of this script.
 "$B/registry" serve "$W/registry.yml" >"$W/registry-setup.log" 2>&1 &
 regpid=$!
 trap 'kill $regpid' EXIT
