@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"regexp"
 	"sync"
 )
@@ -58,7 +59,7 @@ func editDocker(src []byte, o Options) ([]byte, error) {
 		return nil, err
 	}
 	// Already registered: leave the file byte for byte as it was.
-	if before, _ := decodeAny(src); equalJSON(before, got) {
+	if before, _ := decodeAny(src); reflect.DeepEqual(before, got) {
 		return src, nil
 	}
 	return out.Bytes(), nil
@@ -157,8 +158,6 @@ func decodeAny(data []byte) (map[string]any, error) {
 	}
 	return m, nil
 }
-
-func equalJSON(a, b map[string]any) bool { return checkOnly(a, b) == nil }
 
 var firstIndent = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\n([ \t]+)\S`) })
 

@@ -54,21 +54,21 @@ var (
 
 type engine struct {
 	defaultConfig string
-	restart       string
+	// restart says how to make the engine read the file.
+	restart func(o Options) string
 	// edit returns the new file for src (nil src: no file yet).
 	edit func(src []byte, o Options) ([]byte, error)
 }
 
 var engines = map[string]engine{
-	"docker": {"/etc/docker/daemon.json",
-		`systemctl restart docker   (dockerd also reloads "runtimes" on SIGHUP: kill -HUP $(pidof dockerd))`,
-		editDocker},
-	"containerd": {"/etc/containerd/config.toml", "systemctl restart containerd", editContainerd},
-	"podman":     {"/etc/containers/containers.conf", "", editPodman},
+	"docker": {"/etc/docker/daemon.json", func(Options) string {
+		return `systemctl restart docker   (dockerd also reloads "runtimes" on SIGHUP: kill -HUP $(pidof dockerd))`
+	}, editDocker},
+	"containerd": {"/etc/containerd/config.toml", func(Options) string { return "systemctl restart containerd" }, editContainerd},
+	"podman": {"/etc/containers/containers.conf", func(o Options) string {
+		return "nothing to restart: podman reads containers.conf on every command (podman --runtime " + o.Name + " run ...)"
+	}, editPodman},
 }
-
-// Engines lists the engines runh can register with.
-func Engines() []string { return []string{"docker", "containerd", "podman"} }
 
 // A runtime name becomes a TOML key, a JSON key, a CRI handler name and a
 // RuntimeClass handler, which must be a DNS label.
@@ -94,10 +94,7 @@ func Run(o Options, dryRun bool) (*Result, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	res := &Result{Config: o.Config, Restart: eng.restart}
-	if o.Engine == "podman" {
-		res.Restart = "nothing to restart: podman reads containers.conf on every command (podman --runtime " + o.Name + " run ...)"
-	}
+	res := &Result{Config: o.Config, Restart: eng.restart(o)}
 	src, err := os.ReadFile(o.Config)
 	switch {
 	case err == nil:

@@ -3,10 +3,8 @@ package install
 // editPodman adds runh to containers.conf's [engine.runtimes]: the name
 // maps to a list of paths, the first that exists is used
 // (containers.conf(5)).
+// apply refuses a file the parser rejects.
 func editPodman(src []byte, o Options) ([]byte, error) {
-	if _, err := decodeTOML(src); err != nil {
-		return nil, err
-	}
 	d := &tomlDoc{src: src}
 	edits := []tomlEdit{{[]string{"engine", "runtimes"}, o.Name, []any{o.Path}}}
 	if o.SetDefault {

@@ -56,11 +56,12 @@ func VerifyProcess(pid int, s *specs.Spec, host *sandbox.Host, limits bool) erro
 	u := s.Process.User
 	// /proc shows ids as runh's (the host's) user namespace sees them: in a
 	// container with its own user namespace, through the spec's mappings.
-	uid, err := hostID(u.UID, s.Linux.UIDMappings, userNS(s))
+	inUserNS := userNS(s)
+	uid, err := hostID(u.UID, s.Linux.UIDMappings, inUserNS)
 	if err != nil {
 		return fmt.Errorf("uid: %w", err)
 	}
-	gid, err := hostID(u.GID, s.Linux.GIDMappings, userNS(s))
+	gid, err := hostID(u.GID, s.Linux.GIDMappings, inUserNS)
 	if err != nil {
 		return fmt.Errorf("gid: %w", err)
 	}
