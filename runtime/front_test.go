@@ -165,3 +165,20 @@ func TestCoreSkipsFront(t *testing.T) {
 		t.Fatalf("runh-core picked the front %s as runc", p)
 	}
 }
+
+// TestFrontWithoutCore: with no runh-core next to it, the front says so on
+// stderr and in runc's --log, in the log's format, as engines read it.
+func TestFrontWithoutCore(t *testing.T) {
+	dir, _ := frontDir(t)
+	os.Remove(filepath.Join(dir, "runh-core"))
+	logPath := filepath.Join(dir, "log.json")
+	cmd := exec.Command(filepath.Join(dir, "runh"), "--log="+logPath, "--log-format", "json", "create", "c1")
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "install runh-core next to runh") {
+		t.Fatalf("err %v, output %q", err, out)
+	}
+	data, _ := os.ReadFile(logPath)
+	if !strings.HasPrefix(string(data), `{"level":"error","msg":"runh: cannot run runh-core: `) {
+		t.Fatalf("log %q", data)
+	}
+}

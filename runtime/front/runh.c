@@ -85,10 +85,13 @@ static const char *find_runc(void)
 	return NULL;
 }
 
+/* runc's --log and --log-format as passes_through read them, for reporting
+ * a failure to start runh-core where engines look. */
+static const char *log_path, *log_format = "text";
+
 /* passes_through: argv is runc's global flags and a pass-through command. */
 static int passes_through(int argc, char **argv)
 {
-	const char *log_format = "text";
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		if (strlen(a) < 2 || a[0] != '-' || strcmp(a, "--") == 0)
@@ -116,6 +119,8 @@ static int passes_through(int argc, char **argv)
 		}
 		if (n == 10 && strncmp(name, "log-format", 10) == 0)
 			log_format = value;
+		if (n == 3 && strncmp(name, "log", 3) == 0)
+			log_path = value;
 	}
 	return 0; /* no command: help, for runh-core */
 }
@@ -155,20 +160,13 @@ int main(int argc, char **argv)
 	char msg[PATH_MAX + 128];
 	snprintf(msg, sizeof msg, "runh: cannot run %s: %s (install runh-core next to runh)", core, strerror(err));
 	dprintf(2, "%s\n", msg);
-	const char *logpath = NULL, *fmt = "text";
-	for (int i = 1; i + 1 < argc; i++) {
-		if (strcmp(argv[i], "--log") == 0 || strcmp(argv[i], "-log") == 0)
-			logpath = argv[i + 1];
-		if (strcmp(argv[i], "--log-format") == 0 || strcmp(argv[i], "-log-format") == 0)
-			fmt = argv[i + 1];
-	}
-	if (logpath) {
-		FILE *f = fopen(logpath, "a");
+	if (log_path) {
+		FILE *f = fopen(log_path, "a");
 		if (f) {
 			char ts[64];
 			time_t now = time(NULL);
 			strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
-			if (strcmp(fmt, "json") == 0)
+			if (strcmp(log_format, "json") == 0)
 				fprintf(f, "{\"level\":\"error\",\"msg\":\"runh: cannot run runh-core: %s\",\"time\":\"%s\"}\n", strerror(err), ts);
 			else
 				fprintf(f, "time=\"%s\" level=error msg=\"runh: cannot run runh-core: %s\"\n", ts, strerror(err));
