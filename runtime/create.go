@@ -12,6 +12,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/runh-dev/runh/sandbox"
+	"github.com/runh-dev/runh/sandbox/specjson"
 )
 
 // createFlags are runc 1.5's flags for create; runFlags add run's own.
@@ -120,7 +121,7 @@ func (c *call) hardenBundle(bundle string) (*hardened, error) {
 	if whyNotFast != nil {
 		c.log.Warn(whyNotFast.Error())
 	}
-	out, err := json.Marshal(s)
+	out, err := specjson.EncodeSpec(s)
 	if err != nil {
 		return nil, fmt.Errorf("encode %s: %w", path, err)
 	}

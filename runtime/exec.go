@@ -1,7 +1,6 @@
 package runtime
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -13,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/runh-dev/runh/sandbox"
+	"github.com/runh-dev/runh/sandbox/specjson"
 )
 
 // execFlags are runc 1.5's exec flags.
@@ -77,7 +77,7 @@ func (c *call) exec() int {
 		return fail(c.log, err)
 	}
 	c.log.Debugs(changeLines(c.profile.Name, "exec: ", env.Changes))
-	data, err := json.Marshal(p)
+	data, err := specjson.EncodeProcess(p)
 	if err != nil {
 		return fail(c.log, err)
 	}

@@ -1,9 +1,6 @@
 package sandbox
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -12,6 +9,8 @@ import (
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/runh-dev/runh/sandbox/specjson"
 )
 
 // MaxConfigSize bounds what runh reads from config.json or process.json, so
@@ -30,14 +29,14 @@ func LoadSpec(path string) (*specs.Spec, []byte, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	var s specs.Spec
-	if err := decodeStrict(data, &s); err != nil {
+	s, err := specjson.DecodeSpec(data)
+	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %s: %w", ErrInvalidConfig, path, err)
 	}
 	if err := checkVersion(s.Version); err != nil {
 		return nil, nil, fmt.Errorf("%w: %s: %w", ErrInvalidConfig, path, err)
 	}
-	return &s, data, nil
+	return s, data, nil
 }
 
 // LoadProcess reads and strictly decodes an exec process.json.
@@ -46,11 +45,11 @@ func LoadProcess(path string) (*specs.Process, error) {
 	if err != nil {
 		return nil, err
 	}
-	var p specs.Process
-	if err := decodeStrict(data, &p); err != nil {
+	p, err := specjson.DecodeProcess(data)
+	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrInvalidConfig, path, err)
 	}
-	return &p, nil
+	return p, nil
 }
 
 func readBounded(path string) ([]byte, error) {
@@ -71,19 +70,7 @@ func readBounded(path string) ([]byte, error) {
 
 // DecodeStrict decodes one JSON document into v, refusing unknown fields and
 // trailing data.
-func DecodeStrict(data []byte, v any) error { return decodeStrict(data, v) }
-
-func decodeStrict(data []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return errors.New("trailing data after the JSON document")
-	}
-	return nil
-}
+func DecodeStrict(data []byte, v any) error { return specjson.Strict(data, v) }
 
 // checkVersion accepts the 1.x releases whose fields runh's runtime-spec
 // module knows (1.0 to 1.3), with or without a -dev/-rc suffix.
