@@ -18,6 +18,16 @@ all: build
 
 build: bin/runh bin/runh-core bin/runc bin/runh-init
 
+# The two C programs run on every call (the front) and in every container
+# (runh-init), so they are linked against musl when musl-gcc is there
+# (Debian's musl-tools; make deps installs it): a static glibc binary spends
+# ~0.3 ms per exec on start-up (ifunc resolution, CPUID probing, which traps
+# to the hypervisor on a VM), musl ~0.02 ms. Without musl-gcc, glibc still
+# works, only slower. musl-gcc leaves out /usr/include, where runh-init's
+# kernel headers (linux/seccomp.h) are, so they are added after musl's own.
+STATIC_CC ?= $(shell command -v musl-gcc 2>/dev/null || echo $(CC))
+KERNEL_HEADERS = $(if $(findstring musl,$(STATIC_CC)),-idirafter /usr/include -idirafter /usr/include/$(shell $(CC) -print-multiarch))
+
 # runh is two binaries, installed side by side with runh-init and runc:
 # runh, a small static C front that execs runc directly for plain
 # pass-through calls (state, start, kill, delete, ...: the engines' hot
@@ -25,7 +35,7 @@ build: bin/runh bin/runh-core bin/runc bin/runh-init
 # no cgo), which does all the hardening.
 bin/runh: runtime/front/runh.c
 	@mkdir -p $(@D)
-	$(CC) -static -Os -s -Wall -Wextra -Werror -o $@ $<
+	$(STATIC_CC) -static -Os -s -Wall -Wextra -Werror -o $@ $<
 
 bin/runh-core: $(SOURCES)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $@ ./cmd/runh
@@ -33,7 +43,7 @@ bin/runh-core: $(SOURCES)
 # The seccomp fast path's init: static, tiny, and installed next to runh.
 bin/runh-init: seccomp/init/runh-init.c
 	@mkdir -p $(@D)
-	$(CC) -static -Os -s -Wall -Wextra -Werror -o $@ $<
+	$(STATIC_CC) -static -Os -s -Wall -Wextra -Werror $(KERNEL_HEADERS) -o $@ $<
 
 # The real runc, from the version pinned in go.mod, so every test runs
 # against a known runc.
