@@ -85,7 +85,7 @@ fuzz:
 	$(GO) test -run XXX -fuzz '^FuzzHardenProcess$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./sandbox/
 	$(GO) test -run XXX -fuzz '^FuzzCreateBundle$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./runtime/
 	$(GO) test -run XXX -fuzz '^FuzzUpdateResources$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./runtime/
-	$(GO) test -run XXX -fuzz '^FuzzCodec$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./sandbox/specjson/
+	$(GO) test -run XXX -fuzz '^FuzzCodec$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./internal/specjson/
 
 # Interleaved runh vs runc timings (root). Results go to bench-results.md;
 # the README shows the latest. A benchmark, not a test.
@@ -112,10 +112,10 @@ demo: deps build
 	./scripts/demo.sh
 
 # Regenerate seccomp/default.json and the precompiled filters from the Go
-# profile (needs libseccomp-dev), and the spec codec (sandbox/specjson).
+# profile (needs libseccomp-dev), and the spec codec (internal/specjson).
 # Tests fail when they are stale.
 generate:
-	$(GO) generate ./seccomp ./sandbox/specjson
+	$(GO) generate ./seccomp ./internal/specjson
 
 vet:
 	$(GO) vet ./...

@@ -12,7 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/runh-dev/runh/sandbox"
-	"github.com/runh-dev/runh/sandbox/specjson"
+	"github.com/runh-dev/runh/internal/specjson"
 )
 
 // execFlags are runc 1.5's exec flags.

@@ -10,7 +10,7 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
-	"github.com/runh-dev/runh/sandbox/specjson"
+	"github.com/runh-dev/runh/internal/specjson"
 )
 
 // MaxConfigSize bounds what runh reads from config.json or process.json, so

@@ -170,6 +170,23 @@ func TestEveryFieldMatchesEncodingJSON(t *testing.T) {
 	sameAsStd(t, "every field of specs.Process", data, DecodeProcess, EncodeProcess)
 }
 
+func TestSeccompCanonicalMatchesEncoder(t *testing.T) {
+	var p specs.LinuxSeccomp
+	fill(reflect.ValueOf(&p).Elem(), 0)
+	for _, v := range []*specs.LinuxSeccomp{&p, {}, nil} {
+		var want bytes.Buffer
+		enc := json.NewEncoder(&want)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(v); err != nil {
+			t.Fatal(err)
+		}
+		got, err := EncodeSeccompCanonical(v)
+		if err != nil || !bytes.Equal(got, want.Bytes()) {
+			t.Errorf("EncodeSeccompCanonical (%v):\ncodec %s\nstd   %s", err, got, want.Bytes())
+		}
+	}
+}
+
 func TestRefusals(t *testing.T) {
 	for _, tc := range []struct{ name, doc, want string }{
 		{"unknown field", `{"ociVersion":"1.2.0","procss":{}}`, `unknown field`},

@@ -18,7 +18,7 @@ var (
 	_ marshaler
 )
 
-func easyjson38c57360DecodeGithubComRunhDevRunhSandboxSpecjson(in *jlexer.Lexer, out *Spec) {
+func easyjson38c57360DecodeGithubComRunhDevRunhInternalSpecjson(in *jlexer.Lexer, out *Spec) {
 	isTopLevel := in.IsStart()
 	if in.IsNull() {
 		if isTopLevel {
@@ -200,7 +200,7 @@ func easyjson38c57360DecodeGithubComRunhDevRunhSandboxSpecjson(in *jlexer.Lexer,
 		in.Consumed()
 	}
 }
-func easyjson38c57360EncodeGithubComRunhDevRunhSandboxSpecjson(out *jwriter.Writer, in Spec) {
+func easyjson38c57360EncodeGithubComRunhDevRunhInternalSpecjson(out *jwriter.Writer, in Spec) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -303,12 +303,12 @@ func easyjson38c57360EncodeGithubComRunhDevRunhSandboxSpecjson(out *jwriter.Writ
 
 // MarshalEasyJSON supports marshaler interface
 func (v Spec) MarshalEasyJSON(w *jwriter.Writer) {
-	easyjson38c57360EncodeGithubComRunhDevRunhSandboxSpecjson(w, v)
+	easyjson38c57360EncodeGithubComRunhDevRunhInternalSpecjson(w, v)
 }
 
 // UnmarshalEasyJSON supports unmarshaler interface
 func (v *Spec) UnmarshalEasyJSON(l *jlexer.Lexer) {
-	easyjson38c57360DecodeGithubComRunhDevRunhSandboxSpecjson(l, v)
+	easyjson38c57360DecodeGithubComRunhDevRunhInternalSpecjson(l, v)
 }
 func easyjson38c57360DecodeGithubComOpencontainersRuntimeSpecSpecsGo9(in *jlexer.Lexer, out *specs_go.FreeBSD) {
 	isTopLevel := in.IsStart()
@@ -8303,7 +8303,222 @@ func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo54(out *jwri
 	}
 	out.RawByte('}')
 }
-func easyjson38c57360DecodeGithubComRunhDevRunhSandboxSpecjson1(in *jlexer.Lexer, out *Process) {
+func easyjson38c57360DecodeGithubComRunhDevRunhInternalSpecjson1(in *jlexer.Lexer, out *Seccomp) {
+	isTopLevel := in.IsStart()
+	if in.IsNull() {
+		if isTopLevel {
+			in.Consumed()
+		}
+		in.Skip()
+		return
+	}
+	in.Delim('{')
+	for !in.IsDelim('}') {
+		key := in.UnsafeFieldName(false)
+		in.WantColon()
+		switch key {
+		case "defaultAction":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				out.DefaultAction = specs_go.LinuxSeccompAction(in.String())
+			}
+		case "defaultErrnoRet":
+			if in.IsNull() {
+				in.Skip()
+				out.DefaultErrnoRet = nil
+			} else {
+				if out.DefaultErrnoRet == nil {
+					out.DefaultErrnoRet = new(uint)
+				}
+				if in.IsNull() {
+					in.Skip()
+				} else {
+					*out.DefaultErrnoRet = uint(in.Uint())
+				}
+			}
+		case "architectures":
+			if in.IsNull() {
+				in.Skip()
+				out.Architectures = nil
+			} else {
+				in.Delim('[')
+				if out.Architectures == nil {
+					if !in.IsDelim(']') {
+						out.Architectures = make([]specs_go.Arch, 0, 4)
+					} else {
+						out.Architectures = []specs_go.Arch{}
+					}
+				} else {
+					out.Architectures = (out.Architectures)[:0]
+				}
+				for !in.IsDelim(']') {
+					var v196 specs_go.Arch
+					if in.IsNull() {
+						in.Skip()
+					} else {
+						v196 = specs_go.Arch(in.String())
+					}
+					out.Architectures = append(out.Architectures, v196)
+					in.WantComma()
+				}
+				in.Delim(']')
+			}
+		case "flags":
+			if in.IsNull() {
+				in.Skip()
+				out.Flags = nil
+			} else {
+				in.Delim('[')
+				if out.Flags == nil {
+					if !in.IsDelim(']') {
+						out.Flags = make([]specs_go.LinuxSeccompFlag, 0, 4)
+					} else {
+						out.Flags = []specs_go.LinuxSeccompFlag{}
+					}
+				} else {
+					out.Flags = (out.Flags)[:0]
+				}
+				for !in.IsDelim(']') {
+					var v197 specs_go.LinuxSeccompFlag
+					if in.IsNull() {
+						in.Skip()
+					} else {
+						v197 = specs_go.LinuxSeccompFlag(in.String())
+					}
+					out.Flags = append(out.Flags, v197)
+					in.WantComma()
+				}
+				in.Delim(']')
+			}
+		case "listenerPath":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				out.ListenerPath = string(in.String())
+			}
+		case "listenerMetadata":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				out.ListenerMetadata = string(in.String())
+			}
+		case "syscalls":
+			if in.IsNull() {
+				in.Skip()
+				out.Syscalls = nil
+			} else {
+				in.Delim('[')
+				if out.Syscalls == nil {
+					if !in.IsDelim(']') {
+						out.Syscalls = make([]specs_go.LinuxSyscall, 0, 0)
+					} else {
+						out.Syscalls = []specs_go.LinuxSyscall{}
+					}
+				} else {
+					out.Syscalls = (out.Syscalls)[:0]
+				}
+				for !in.IsDelim(']') {
+					var v198 specs_go.LinuxSyscall
+					easyjson38c57360DecodeGithubComOpencontainersRuntimeSpecSpecsGo40(in, &v198)
+					out.Syscalls = append(out.Syscalls, v198)
+					in.WantComma()
+				}
+				in.Delim(']')
+			}
+		default:
+			in.AddError(&jlexer.LexerError{
+				Offset: in.GetPos(),
+				Reason: "unknown field",
+				Data:   key,
+			})
+		}
+		in.WantComma()
+	}
+	in.Delim('}')
+	if isTopLevel {
+		in.Consumed()
+	}
+}
+func easyjson38c57360EncodeGithubComRunhDevRunhInternalSpecjson1(out *jwriter.Writer, in Seccomp) {
+	out.RawByte('{')
+	first := true
+	_ = first
+	{
+		const prefix string = ",\"defaultAction\":"
+		out.RawString(prefix[1:])
+		out.String(string(in.DefaultAction))
+	}
+	if in.DefaultErrnoRet != nil {
+		const prefix string = ",\"defaultErrnoRet\":"
+		out.RawString(prefix)
+		out.Uint(uint(*in.DefaultErrnoRet))
+	}
+	if len(in.Architectures) != 0 {
+		const prefix string = ",\"architectures\":"
+		out.RawString(prefix)
+		{
+			out.RawByte('[')
+			for v199, v200 := range in.Architectures {
+				if v199 > 0 {
+					out.RawByte(',')
+				}
+				out.String(string(v200))
+			}
+			out.RawByte(']')
+		}
+	}
+	if len(in.Flags) != 0 {
+		const prefix string = ",\"flags\":"
+		out.RawString(prefix)
+		{
+			out.RawByte('[')
+			for v201, v202 := range in.Flags {
+				if v201 > 0 {
+					out.RawByte(',')
+				}
+				out.String(string(v202))
+			}
+			out.RawByte(']')
+		}
+	}
+	if in.ListenerPath != "" {
+		const prefix string = ",\"listenerPath\":"
+		out.RawString(prefix)
+		out.String(string(in.ListenerPath))
+	}
+	if in.ListenerMetadata != "" {
+		const prefix string = ",\"listenerMetadata\":"
+		out.RawString(prefix)
+		out.String(string(in.ListenerMetadata))
+	}
+	if len(in.Syscalls) != 0 {
+		const prefix string = ",\"syscalls\":"
+		out.RawString(prefix)
+		{
+			out.RawByte('[')
+			for v203, v204 := range in.Syscalls {
+				if v203 > 0 {
+					out.RawByte(',')
+				}
+				easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo40(out, v204)
+			}
+			out.RawByte(']')
+		}
+	}
+	out.RawByte('}')
+}
+
+// MarshalEasyJSON supports marshaler interface
+func (v Seccomp) MarshalEasyJSON(w *jwriter.Writer) {
+	easyjson38c57360EncodeGithubComRunhDevRunhInternalSpecjson1(w, v)
+}
+
+// UnmarshalEasyJSON supports unmarshaler interface
+func (v *Seccomp) UnmarshalEasyJSON(l *jlexer.Lexer) {
+	easyjson38c57360DecodeGithubComRunhDevRunhInternalSpecjson1(l, v)
+}
+func easyjson38c57360DecodeGithubComRunhDevRunhInternalSpecjson2(in *jlexer.Lexer, out *Process) {
 	isTopLevel := in.IsStart()
 	if in.IsNull() {
 		if isTopLevel {
@@ -8351,13 +8566,13 @@ func easyjson38c57360DecodeGithubComRunhDevRunhSandboxSpecjson1(in *jlexer.Lexer
 					out.Args = (out.Args)[:0]
 				}
 				for !in.IsDelim(']') {
-					var v196 string
+					var v205 string
 					if in.IsNull() {
 						in.Skip()
 					} else {
-						v196 = string(in.String())
+						v205 = string(in.String())
 					}
-					out.Args = append(out.Args, v196)
+					out.Args = append(out.Args, v205)
 					in.WantComma()
 				}
 				in.Delim(']')
@@ -8384,13 +8599,13 @@ func easyjson38c57360DecodeGithubComRunhDevRunhSandboxSpecjson1(in *jlexer.Lexer
 					out.Env = (out.Env)[:0]
 				}
 				for !in.IsDelim(']') {
-					var v197 string
+					var v206 string
 					if in.IsNull() {
 						in.Skip()
 					} else {
-						v197 = string(in.String())
+						v206 = string(in.String())
 					}
-					out.Env = append(out.Env, v197)
+					out.Env = append(out.Env, v206)
 					in.WantComma()
 				}
 				in.Delim(']')
@@ -8427,9 +8642,9 @@ func easyjson38c57360DecodeGithubComRunhDevRunhSandboxSpecjson1(in *jlexer.Lexer
 					out.Rlimits = (out.Rlimits)[:0]
 				}
 				for !in.IsDelim(']') {
-					var v198 specs_go.POSIXRlimit
-					easyjson38c57360DecodeGithubComOpencontainersRuntimeSpecSpecsGo57(in, &v198)
-					out.Rlimits = append(out.Rlimits, v198)
+					var v207 specs_go.POSIXRlimit
+					easyjson38c57360DecodeGithubComOpencontainersRuntimeSpecSpecsGo57(in, &v207)
+					out.Rlimits = append(out.Rlimits, v207)
 					in.WantComma()
 				}
 				in.Delim(']')
@@ -8510,7 +8725,7 @@ func easyjson38c57360DecodeGithubComRunhDevRunhSandboxSpecjson1(in *jlexer.Lexer
 		in.Consumed()
 	}
 }
-func easyjson38c57360EncodeGithubComRunhDevRunhSandboxSpecjson1(out *jwriter.Writer, in Process) {
+func easyjson38c57360EncodeGithubComRunhDevRunhInternalSpecjson2(out *jwriter.Writer, in Process) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -8545,11 +8760,11 @@ func easyjson38c57360EncodeGithubComRunhDevRunhSandboxSpecjson1(out *jwriter.Wri
 		out.RawString(prefix)
 		{
 			out.RawByte('[')
-			for v199, v200 := range in.Args {
-				if v199 > 0 {
+			for v208, v209 := range in.Args {
+				if v208 > 0 {
 					out.RawByte(',')
 				}
-				out.String(string(v200))
+				out.String(string(v209))
 			}
 			out.RawByte(']')
 		}
@@ -8564,11 +8779,11 @@ func easyjson38c57360EncodeGithubComRunhDevRunhSandboxSpecjson1(out *jwriter.Wri
 		out.RawString(prefix)
 		{
 			out.RawByte('[')
-			for v201, v202 := range in.Env {
-				if v201 > 0 {
+			for v210, v211 := range in.Env {
+				if v210 > 0 {
 					out.RawByte(',')
 				}
-				out.String(string(v202))
+				out.String(string(v211))
 			}
 			out.RawByte(']')
 		}
@@ -8588,11 +8803,11 @@ func easyjson38c57360EncodeGithubComRunhDevRunhSandboxSpecjson1(out *jwriter.Wri
 		out.RawString(prefix)
 		{
 			out.RawByte('[')
-			for v203, v204 := range in.Rlimits {
-				if v203 > 0 {
+			for v212, v213 := range in.Rlimits {
+				if v212 > 0 {
 					out.RawByte(',')
 				}
-				easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo57(out, v204)
+				easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo57(out, v213)
 			}
 			out.RawByte(']')
 		}
@@ -8637,10 +8852,10 @@ func easyjson38c57360EncodeGithubComRunhDevRunhSandboxSpecjson1(out *jwriter.Wri
 
 // MarshalEasyJSON supports marshaler interface
 func (v Process) MarshalEasyJSON(w *jwriter.Writer) {
-	easyjson38c57360EncodeGithubComRunhDevRunhSandboxSpecjson1(w, v)
+	easyjson38c57360EncodeGithubComRunhDevRunhInternalSpecjson2(w, v)
 }
 
 // UnmarshalEasyJSON supports unmarshaler interface
 func (v *Process) UnmarshalEasyJSON(l *jlexer.Lexer) {
-	easyjson38c57360DecodeGithubComRunhDevRunhSandboxSpecjson1(l, v)
+	easyjson38c57360DecodeGithubComRunhDevRunhInternalSpecjson2(l, v)
 }

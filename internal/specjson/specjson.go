@@ -43,6 +43,12 @@ type Spec specs.Spec
 //easyjson:json
 type Process specs.Process
 
+// Seccomp is specs.LinuxSeccomp with generated JSON methods: runh encodes
+// the resolved profile on every create to find its precompiled filter.
+//
+//easyjson:json
+type Seccomp specs.LinuxSeccomp
+
 // sortedKeys is how the generated code ranges over a map: in the order
 // encoding/json writes it (see internal/fixorder).
 func sortedKeys[M ~map[string]V, V any](m M) []string {
@@ -145,3 +151,15 @@ func EncodeSpec(s *specs.Spec) ([]byte, error) { return encode((*Spec)(s), s == 
 
 // EncodeProcess writes p as encoding/json.Marshal would, byte for byte.
 func EncodeProcess(p *specs.Process) ([]byte, error) { return encode((*Process)(p), p == nil) }
+
+// EncodeSeccompCanonical writes p as a json.Encoder with SetEscapeHTML(false)
+// would, byte for byte, newline included.
+func EncodeSeccompCanonical(p *specs.LinuxSeccomp) ([]byte, error) {
+	if p == nil {
+		return []byte("null\n"), nil
+	}
+	w := jwriter.Writer{NoEscapeHTML: true}
+	(*Seccomp)(p).MarshalEasyJSON(&w)
+	w.RawByte('\n')
+	return w.BuildBytes()
+}
