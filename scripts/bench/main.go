@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -244,24 +245,30 @@ func runMode(m, w string, bin func(string) string) error {
 	if err := copyFile(w+"/runh/config.json", w+"/hardened/config.json"); err != nil {
 		return err
 	}
-	for i := 0; i < *rounds+1; i++ {
-		for _, v := range vs {
+	// Every measurement of a round is one job; the jobs run in a new random
+	// order each round (fixed seed, so a run can be repeated). A fixed order
+	// biased the results: on this VM a container start is several ms slower
+	// or faster depending on what ran just before it.
+	type job struct {
+		name string
+		do   func(i int) error
+	}
+	var jobs []job
+	for _, v := range vs {
+		jobs = append(jobs, job{v.name, func(i int) error {
 			d, err := run(v.runtime, "run", "--bundle", v.bundle, fmt.Sprintf("%s-%d", v.name, i))
-			if err != nil {
-				return fmt.Errorf("%s: %w", v.name, err)
-			}
-			if i > 0 { // round 0 warms caches (and runh's filter cache)
+			if err == nil && i > 0 { // round 0 warms caches (and runh's filter cache)
 				record(v.name, d)
 			}
-		}
-		for _, rt := range []struct{ name, bin, bundle string }{
-			{"cycle-runc", bin("runc"), w + "/plain"}, {"cycle-runh", bin("runh"), w + "/runh"},
-		} {
+			return err
+		}})
+	}
+	for _, rt := range []struct{ name, bin, bundle string }{
+		{"cycle-runc", bin("runc"), w + "/plain"}, {"cycle-runh", bin("runh"), w + "/runh"},
+	} {
+		jobs = append(jobs, job{rt.name, func(i int) error {
 			steps, err := cycle(run, rt.bin, rt.bundle, fmt.Sprintf("%s-%d", rt.name, i), state)
-			if err != nil {
-				return fmt.Errorf("%s: %w", rt.name, err)
-			}
-			if i > 0 {
+			if err == nil && i > 0 {
 				var total time.Duration
 				for j, d := range steps {
 					record(fmt.Sprintf("%s-%d", rt.name, j), d)
@@ -269,14 +276,24 @@ func runMode(m, w string, bin func(string) string) error {
 				}
 				record(rt.name, total)
 			}
-		}
-		for _, rt := range []struct{ name, bin string }{{"state-runc", bin("runc")}, {"state-runh", bin("runh")}} {
+			return err
+		}})
+	}
+	for _, rt := range []struct{ name, bin string }{{"state-runc", bin("runc")}, {"state-runh", bin("runh")}} {
+		jobs = append(jobs, job{rt.name, func(i int) error {
 			d, err := run(rt.bin, "state", "sleeper")
-			if err != nil {
-				return fmt.Errorf("%s: %w", rt.name, err)
-			}
-			if i > 0 {
+			if err == nil && i > 0 {
 				record(rt.name, d)
+			}
+			return err
+		}})
+	}
+	rng := rand.New(rand.NewPCG(1, uint64(len(m))))
+	for i := 0; i < *rounds+1; i++ {
+		rng.Shuffle(len(jobs), func(a, b int) { jobs[a], jobs[b] = jobs[b], jobs[a] })
+		for _, j := range jobs {
+			if err := j.do(i); err != nil {
+				return fmt.Errorf("%s: %w", j.name, err)
 			}
 		}
 	}
