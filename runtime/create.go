@@ -11,8 +11,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
-	"github.com/runh-dev/runh/sandbox"
 	"github.com/runh-dev/runh/internal/specjson"
+	"github.com/runh-dev/runh/sandbox"
 )
 
 // createFlags are runc 1.5's flags for create; runFlags add run's own.

@@ -11,8 +11,8 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
-	"github.com/runh-dev/runh/sandbox"
 	"github.com/runh-dev/runh/internal/specjson"
+	"github.com/runh-dev/runh/sandbox"
 )
 
 // execFlags are runc 1.5's exec flags.

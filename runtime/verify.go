@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	cgroups "github.com/containerd/cgroups/v3"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -121,14 +123,18 @@ func VerifyProcess(pid int, s *specs.Spec, host *sandbox.Host, limits bool) erro
 		return nil
 	}
 	r := s.Linux.Resources
-	mem, err := cgroupLimit(pid, "memory")
+	cg, err := readProcCgroup(pid)
+	if err != nil {
+		return err
+	}
+	mem, err := cg.limit("memory")
 	if err != nil {
 		return err
 	}
 	if mem <= 0 || mem > *r.Memory.Limit {
 		return fmt.Errorf("memory limit is %s, want at most %d", fmtCgroupLimit(mem), *r.Memory.Limit)
 	}
-	pids, err := cgroupLimit(pid, "pids")
+	pids, err := cg.limit("pids")
 	if err != nil {
 		return err
 	}
@@ -189,50 +195,60 @@ func CapMask(names []string) uint64 {
 	return m
 }
 
-// cgroupLimit reads a process's memory or pids limit: -1 for unlimited.
-// It looks for a cgroup v1 hierarchy of the controller first, as on hybrid
-// hosts, and falls back to the unified hierarchy.
-func cgroupLimit(pid int, controller string) (int64, error) {
+// procCgroup is a process's /proc/<pid>/cgroup: the path of each cgroup v1
+// controller's cgroup, and of its cgroup v2 one.
+type procCgroup struct {
+	pid    int
+	v1     map[string]string
+	v2     string
+	found2 bool
+}
+
+func readProcCgroup(pid int) (*procCgroup, error) {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	var v1Path, v2Path string
-	found2 := false
+	cg := &procCgroup{pid: pid, v1: map[string]string{}}
 	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
 		parts := strings.SplitN(line, ":", 3)
 		if len(parts) != 3 {
 			continue
 		}
 		if parts[1] == "" && parts[0] == "0" {
-			v2Path, found2 = parts[2], true
+			cg.v2, cg.found2 = parts[2], true
 			continue
 		}
 		for _, ctl := range strings.Split(parts[1], ",") {
-			if ctl == controller {
-				v1Path = parts[2]
-			}
+			cg.v1[ctl] = parts[2]
 		}
 	}
+	return cg, nil
+}
+
+// limit reads the process's memory or pids limit: -1 for unlimited. It
+// looks for a cgroup v1 hierarchy of the controller first, as on hybrid
+// hosts, and falls back to the unified hierarchy.
+func (cg *procCgroup) limit(controller string) (int64, error) {
 	var file string
-	switch {
+	switch v1Path := cg.v1[controller]; {
 	case v1Path != "" && cgroups.Mode() != cgroups.Unified:
-		mnt, err := cgroupMount(controller)
-		if err != nil {
-			return 0, err
+		mnt, ok := cgroupMounts()[controller]
+		if !ok {
+			return 0, fmt.Errorf("no cgroup v1 mount for %s", controller)
 		}
 		name := "pids.max"
 		if controller == "memory" {
 			name = "memory.limit_in_bytes"
 		}
 		file = filepath.Join(mnt, v1Path, name)
-	case found2:
-		file = filepath.Join("/sys/fs/cgroup", v2Path, controller+".max")
+	case cg.found2:
+		file = filepath.Join("/sys/fs/cgroup", cg.v2, controller+".max")
 		if cgroups.Mode() == cgroups.Hybrid {
-			file = filepath.Join("/sys/fs/cgroup/unified", v2Path, controller+".max")
+			file = filepath.Join("/sys/fs/cgroup/unified", cg.v2, controller+".max")
 		}
 	default:
-		return 0, fmt.Errorf("no %s cgroup for pid %d", controller, pid)
+		return 0, fmt.Errorf("no %s cgroup for pid %d", controller, cg.pid)
 	}
 	raw, err := os.ReadFile(file)
 	if err != nil {
@@ -253,35 +269,29 @@ func cgroupLimit(pid int, controller string) (int64, error) {
 	return v, nil
 }
 
-// cgroupMount finds the cgroup v1 mount point of a controller.
-func cgroupMount(controller string) (string, error) {
-	f, err := os.Open("/proc/self/mountinfo")
+// cgroupMounts maps each cgroup v1 controller to its mount point, from one
+// read of /proc/self/mountinfo per process.
+var cgroupMounts = sync.OnceValue(func() map[string]string {
+	mounts := map[string]string{}
+	data, err := os.ReadFile("/proc/self/mountinfo")
 	if err != nil {
-		return "", err
+		return mounts
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
+	for _, line := range strings.Split(string(data), "\n") {
 		// mount ID, parent, dev, root, mount point, options, [optional...], -, fstype, source, super options
-		sep := -1
-		for i, fl := range fields {
-			if fl == "-" {
-				sep = i
-				break
-			}
-		}
+		fields := strings.Fields(line)
+		sep := slices.Index(fields, "-")
 		if sep < 0 || sep+3 >= len(fields) || fields[sep+1] != "cgroup" {
 			continue
 		}
 		for _, o := range strings.Split(fields[sep+3], ",") {
-			if o == controller {
-				return fields[4], nil
+			if _, dup := mounts[o]; !dup {
+				mounts[o] = fields[4]
 			}
 		}
 	}
-	return "", fmt.Errorf("no cgroup v1 mount for %s", controller)
-}
+	return mounts
+})
 
 func userNS(s *specs.Spec) bool {
 	for _, ns := range s.Linux.Namespaces {

@@ -25,3 +25,28 @@ func TestHostID(t *testing.T) {
 		}
 	}
 }
+
+func TestStateInitPid(t *testing.T) {
+	for _, tc := range []struct {
+		doc  string
+		pid  int
+		okay bool
+	}{
+		{`{"id":"c1","init_process_pid":4242,"init_process_start":1}`, 4242, true},
+		// The key after a large nested config, with braces and quotes in
+		// strings, as in libcontainer's State.
+		{`{"id":"c1","config":{"rootfs":"/r{}","mounts":[{"source":"\"}{","data":""}],"labels":["a=}"]},"init_process_pid":7}`, 7, true},
+		{` {"init_process_pid": 12 } ` + "\n", 12, true},
+		{`{"id":"c1"}`, 0, false},                                     // not started
+		{`{"init_process_pid":0}`, 0, false},                          // no init
+		{`{"init_process_pid":"12"}`, 0, false},                       // not a number
+		{`{"init_process_pid":12`, 0, false},                          // truncated
+		{`{"init_process_pid":12} {"init_process_pid":13}`, 0, false}, // trailing data
+		{``, 0, false},
+	} {
+		pid, ok := stateInitPid([]byte(tc.doc))
+		if ok != tc.okay || (ok && pid != tc.pid) {
+			t.Errorf("stateInitPid(%s) = %d, %v; want %d, %v", tc.doc, pid, ok, tc.pid, tc.okay)
+		}
+	}
+}
