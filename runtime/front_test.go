@@ -36,7 +36,7 @@ func frontDir(t *testing.T) (dir, record string) {
 	}
 	record = filepath.Join(dir, "record")
 	for _, name := range []string{"runc", "runh-core"} {
-		script := "#!/bin/sh\n{ echo " + name + "; echo \"$RUNH_FRONT\"; printf '%s\\n' \"$@\"; } > " + record + "\n"
+		script := "#!/bin/sh\n{ echo " + name + "; echo \"$RUNH_FRONT\"; echo \"$GOMAXPROCS/$RUNH_FRONT_GOMAXPROCS\"; printf '%s\\n' \"$@\"; } > " + record + "\n"
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(script), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -45,17 +45,47 @@ func frontDir(t *testing.T) (dir, record string) {
 }
 
 func runFront(t *testing.T, dir, record string, args []string) (who, front string, got []string) {
+	who, front, _, got = runFrontEnv(t, dir, record, args, nil)
+	return who, front, got
+}
+
+// runFrontEnv runs the front with env added to a bare environment and
+// reports which program it ran, with RUNH_FRONT, "GOMAXPROCS/marker" as
+// that program saw them, and its argv.
+func runFrontEnv(t *testing.T, dir, record string, args, env []string) (who, front, procs string, got []string) {
 	t.Helper()
 	os.Remove(record)
 	cmd := exec.Command(filepath.Join(dir, "runh"), args...)
-	cmd.Env = []string{"PATH=/usr/bin:/bin"}
+	cmd.Env = append([]string{"PATH=/usr/bin:/bin"}, env...)
 	cmd.Run()
 	data, err := os.ReadFile(record)
 	if err != nil {
 		t.Fatalf("%q: neither runc nor runh-core ran", args)
 	}
 	lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
-	return lines[0], lines[1], lines[2:]
+	return lines[0], lines[1], lines[2], lines[3:]
+}
+
+// TestFrontGOMAXPROCS: runh-core gets GOMAXPROCS=1 and the marker that it
+// was the front's doing; runc never sees either; a caller's own GOMAXPROCS
+// is left alone.
+func TestFrontGOMAXPROCS(t *testing.T) {
+	dir, record := frontDir(t)
+	for _, tc := range []struct {
+		args      []string
+		env       []string
+		who, want string
+	}{
+		{[]string{"create", "c1"}, nil, "runh-core", "1/1"},
+		{[]string{"create", "c1"}, []string{"GOMAXPROCS=4"}, "runh-core", "4/"},
+		{[]string{"state", "c1"}, nil, "runc", "/"},
+		{[]string{"state", "c1"}, []string{"GOMAXPROCS=4"}, "runc", "4/"},
+	} {
+		who, _, procs, _ := runFrontEnv(t, dir, record, tc.args, tc.env)
+		if who != tc.who || procs != tc.want {
+			t.Errorf("%q with %q: %s saw GOMAXPROCS/marker %q, want %s to see %q", tc.args, tc.env, who, procs, tc.who, tc.want)
+		}
+	}
 }
 
 // TestFrontNeverPassesWhatCoreWouldHarden: the front sends a call straight
@@ -181,5 +211,29 @@ func TestFrontWithoutCore(t *testing.T) {
 	data, _ := os.ReadFile(logPath)
 	if !strings.HasPrefix(string(data), `{"level":"error","msg":"runh: cannot run runh-core: `) {
 		t.Fatalf("log %q", data)
+	}
+}
+
+// TestTakeFrontPath: what the front set for runh-core alone is gone from
+// the environment runc and hooks inherit; a caller's GOMAXPROCS stays.
+func TestTakeFrontPath(t *testing.T) {
+	defer func(p string) { frontPath = p }(frontPath)
+	t.Setenv("RUNH_FRONT", "/opt/runh/bin/runh")
+	t.Setenv("GOMAXPROCS", "1")
+	t.Setenv("RUNH_FRONT_GOMAXPROCS", "1")
+	takeFrontPath()
+	for _, k := range []string{"RUNH_FRONT", "GOMAXPROCS", "RUNH_FRONT_GOMAXPROCS"} {
+		if v, ok := os.LookupEnv(k); ok {
+			t.Errorf("%s=%q is still set", k, v)
+		}
+	}
+	if frontPath != "/opt/runh/bin/runh" {
+		t.Errorf("frontPath = %q", frontPath)
+	}
+	t.Setenv("RUNH_FRONT", "/opt/runh/bin/runh")
+	t.Setenv("GOMAXPROCS", "3")
+	takeFrontPath()
+	if v := os.Getenv("GOMAXPROCS"); v != "3" {
+		t.Errorf("the caller's GOMAXPROCS became %q", v)
 	}
 }

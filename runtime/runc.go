@@ -35,6 +35,12 @@ var frontPath string
 func takeFrontPath() {
 	frontPath = os.Getenv("RUNH_FRONT")
 	os.Unsetenv("RUNH_FRONT")
+	// The front set GOMAXPROCS=1 for this process only (fewer runtime
+	// threads); what runh runs gets the caller's environment.
+	if os.Getenv("RUNH_FRONT_GOMAXPROCS") == "1" {
+		os.Unsetenv("GOMAXPROCS")
+		os.Unsetenv("RUNH_FRONT_GOMAXPROCS")
+	}
 }
 
 // runhPath is the path engines exec as runh: the front if there is one.

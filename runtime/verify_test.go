@@ -1,6 +1,8 @@
 package runtime
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -49,4 +51,37 @@ func TestStateInitPid(t *testing.T) {
 			t.Errorf("stateInitPid(%s) = %d, %v; want %d, %v", tc.doc, pid, ok, tc.pid, tc.okay)
 		}
 	}
+}
+
+// TestV1DirAgreesWithMountinfo: for this test's own process, the usual
+// mount point (proven by cgroup.procs) and the mountinfo route find the
+// same cgroup directory of each v1 controller runh reads.
+func TestV1DirAgreesWithMountinfo(t *testing.T) {
+	cg, err := readProcCgroup(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	for _, ctl := range []string{"memory", "pids"} {
+		path, ok := cg.v1[ctl]
+		mnt, mounted := cgroupMounts()[ctl]
+		if !ok || !mounted {
+			continue // a cgroup v2-only host has none
+		}
+		dir, err := cg.v1Dir(ctl, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := filepath.Join(mnt, path); dir != want {
+			t.Errorf("%s: v1Dir = %s, mountinfo says %s", ctl, dir, want)
+		}
+		if !inCgroup(dir, os.Getpid()) {
+			t.Errorf("%s: this process is not in %s/cgroup.procs", ctl, dir)
+		}
+		if inCgroup(dir, 1) && path != "/" {
+			t.Errorf("%s: pid 1 is in this test's cgroup %s", ctl, dir)
+		}
+		checked++
+	}
+	t.Logf("checked %d v1 controllers", checked)
 }

@@ -3,9 +3,8 @@ package sandbox
 import (
 	"fmt"
 	"path/filepath"
-	"regexp"
 	"slices"
-	"sync"
+	"strings"
 	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -124,13 +123,37 @@ var RuleNoNewPrivileges = Rule{
 	},
 }
 
-// fdCwd matches a cwd that points into a process's fd table, the vector of
+// underFDTable reports whether the clean path p is a process's fd table,
+// /proc/(self|thread-self|<pid>)[/task/<tid>]/fd, or below it: the vector of
 // CVE-2024-21626 ("Leaky Vessels"): a leaked host fd as the working
-// directory gives the container the host's filesystem.
-// Compiled on first use: pass-through calls never need it.
-var fdCwd = sync.OnceValue(func() *regexp.Regexp {
-	return regexp.MustCompile(`^/proc/(self|thread-self|[0-9]+)(/task/[0-9]+)?/fd(/|$)`)
-})
+// directory gives the container the host's filesystem. (Hand-written rather
+// than a regexp: compiling one cost ~40 µs on every create.)
+func underFDTable(p string) bool {
+	rest, ok := strings.CutPrefix(p, "/proc/")
+	if !ok {
+		return false
+	}
+	parts := strings.SplitN(rest, "/", 5)
+	if len(parts) < 2 || !(parts[0] == "self" || parts[0] == "thread-self" || isDigits(parts[0])) {
+		return false
+	}
+	if parts[1] == "task" {
+		if len(parts) < 4 || !isDigits(parts[2]) {
+			return false
+		}
+		parts = parts[2:]
+	}
+	return parts[1] == "fd"
+}
+
+func isDigits(s string) bool {
+	for _, c := range []byte(s) {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
 
 // RuleCwdFD refuses a process.cwd under /proc/<pid>/fd (CVE-2024-21626).
 var RuleCwdFD = Rule{
@@ -142,7 +165,7 @@ var RuleCwdFD = Rule{
 		if s.Process == nil {
 			return nil
 		}
-		if fdCwd().MatchString(filepath.Clean(s.Process.Cwd)) {
+		if underFDTable(filepath.Clean(s.Process.Cwd)) {
 			return deny("process.cwd", "working directory %s points into a file descriptor table (CVE-2024-21626)", s.Process.Cwd)
 		}
 		return nil

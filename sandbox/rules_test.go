@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"testing"
@@ -660,5 +661,36 @@ func TestRulesDoNotAliasPolicy(t *testing.T) {
 	s.Linux.Seccomp.Syscalls[0].Names[0] = "ptrace"
 	if e.Policy.Seccomp.Syscalls[0].Names[0] == "ptrace" {
 		t.Fatal("rule aliased the policy's profile")
+	}
+}
+
+// TestUnderFDTableMatchesPattern holds the hand-written matcher to the
+// pattern it replaced, on every path built from the parts that matter.
+func TestUnderFDTableMatchesPattern(t *testing.T) {
+	pattern := regexp.MustCompile(`^/proc/(self|thread-self|[0-9]+)(/task/[0-9]+)?/fd(/|$)`)
+	parts := []string{"proc", "self", "thread-self", "12", "task", "fd", "fdinfo", "x", "", "1a"}
+	var walk func(prefix string, depth int)
+	n := 0
+	walk = func(prefix string, depth int) {
+		for _, p := range []string{prefix, "/" + prefix} {
+			if got, want := underFDTable(p), pattern.MatchString(p); got != want {
+				t.Errorf("underFDTable(%q) = %v, the pattern says %v", p, got, want)
+			}
+			n++
+		}
+		if depth == 6 {
+			return
+		}
+		for _, part := range parts {
+			next := part
+			if prefix != "" {
+				next = prefix + "/" + part
+			}
+			walk(next, depth+1)
+		}
+	}
+	walk("", 0)
+	if n < 100000 {
+		t.Fatalf("only %d paths", n)
 	}
 }
