@@ -212,13 +212,17 @@ func runMode(m, w string, bin func(string) string) error {
 	vs := variants(w, bin)
 	times := map[string][]time.Duration{}
 	var order []string
-	record := func(name string, d time.Duration) {
+	record := func(name string, c cost) {
 		if _, ok := times[name]; !ok {
 			order = append(order, name)
 		}
-		times[name] = append(times[name], d)
+		times[name] = append(times[name], c.wall)
+		times[name+"/cpu"] = append(times[name+"/cpu"], c.cpu)
 	}
-	run := func(rt string, args ...string) (time.Duration, error) {
+	// run returns the wall time and the CPU time (user+sys of the runtime
+	// and every descendant it waited for). CPU time is the steadier of the
+	// two on a shared VM: it does not count time spent waiting for a CPU.
+	run := func(rt string, args ...string) (cost, error) {
 		cmd := exec.Command(rt, append([]string{"--root", state}, args...)...)
 		cmd.Env = env
 		// nil stdout is /dev/null: a pipe would be held open by a detached
@@ -226,7 +230,11 @@ func runMode(m, w string, bin func(string) string) error {
 		cmd.Stderr = os.Stderr
 		start := time.Now()
 		err := cmd.Run()
-		return time.Since(start), err
+		c := cost{wall: time.Since(start)}
+		if cmd.ProcessState != nil {
+			c.cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+		}
+		return c, err
 	}
 	// A long-lived container for the pass-through comparison.
 	if _, err := run(bin("runc"), "run", "--detach", "--bundle", w+"/plain-sleep", "sleeper"); err != nil {
@@ -269,10 +277,11 @@ func runMode(m, w string, bin func(string) string) error {
 		jobs = append(jobs, job{rt.name, func(i int) error {
 			steps, err := cycle(run, rt.bin, rt.bundle, fmt.Sprintf("%s-%d", rt.name, i), state)
 			if err == nil && i > 0 {
-				var total time.Duration
+				var total cost
 				for j, d := range steps {
 					record(fmt.Sprintf("%s-%d", rt.name, j), d)
-					total += d
+					total.wall += d.wall
+					total.cpu += d.cpu
 				}
 				record(rt.name, total)
 			}
@@ -300,17 +309,22 @@ func runMode(m, w string, bin func(string) string) error {
 	med := map[string]float64{}
 	for _, n := range order {
 		med[n] = median(times[n])
+		med[n+"/cpu"] = median(times[n+"/cpu"])
 	}
-	fmt.Printf("### mode: %s\n\n| variant | median ms | vs runc-plain |\n|---|---:|---:|\n", m)
+	row := func(what, name, base string) {
+		fmt.Printf("| %s | %.1f | %.2f× | %.1f | %.2f× |\n", what, med[name], med[name]/med[base], med[name+"/cpu"], med[name+"/cpu"]/med[base+"/cpu"])
+	}
+	fmt.Printf("### mode: %s\n\n| variant | wall ms | wall vs runc | CPU ms | CPU vs runc |\n|---|---:|---:|---:|---:|\n", m)
 	for _, v := range vs {
-		fmt.Printf("| %s: %s | %.1f | %.2f× |\n", v.name, v.what, med[v.name], med[v.name]/med["runc-plain"])
+		row(v.name+": "+v.what, v.name, "runc-plain")
 	}
-	fmt.Printf("| engine path (create, start, wait, delete): runc on the plain bundle | %.1f | |\n", med["cycle-runc"])
-	fmt.Printf("| engine path: runh (with post-create verification) | %.1f | %.2f× |\n", med["cycle-runh"], med["cycle-runh"]/med["cycle-runc"])
-	fmt.Printf("| engine path steps, runc: create %.1f, start %.1f, wait %.1f, delete %.1f | | |\n", med["cycle-runc-0"], med["cycle-runc-1"], med["cycle-runc-2"], med["cycle-runc-3"])
-	fmt.Printf("| engine path steps, runh: create %.1f, start %.1f, wait %.1f, delete %.1f | | |\n", med["cycle-runh-0"], med["cycle-runh-1"], med["cycle-runh-2"], med["cycle-runh-3"])
-	fmt.Printf("| `state` pass-through: runc / runh | %.2f / %.2f | +%.2f ms |\n\n", med["state-runc"], med["state-runh"], med["state-runh"]-med["state-runc"])
-	fmt.Printf("runh-run vs runc-docker: %.2f× faster\n\n", med["runc-docker"]/med["runh-run"])
+	row("engine path (create, start, wait, delete): runc on the plain bundle", "cycle-runc", "cycle-runc")
+	row("engine path: runh (with post-create verification)", "cycle-runh", "cycle-runc")
+	for j, step := range []string{"create", "start", "wait", "delete"} {
+		row("engine path step "+step+": runh vs runc", fmt.Sprintf("cycle-runh-%d", j), fmt.Sprintf("cycle-runc-%d", j))
+	}
+	fmt.Printf("| `state` pass-through: runc / runh | %.2f / %.2f | +%.2f ms | | |\n\n", med["state-runc"], med["state-runh"], med["state-runh"]-med["state-runc"])
+	fmt.Printf("runh-run vs runc-docker: %.2f× faster (CPU: %.2f× less)\n\n", med["runc-docker"]/med["runh-run"], med["runc-docker/cpu"]/med["runh-run/cpu"])
 	return nil
 }
 
@@ -337,7 +351,10 @@ func sleeperBundle(w string) error {
 
 // cycle is what engines do: create (with a pid file), start, wait for the
 // init to exit, delete. It returns the time of each of the four steps.
-func cycle(run func(string, ...string) (time.Duration, error), rt, bundle, id, state string) ([]time.Duration, error) {
+// cost is what one call took: wall-clock and CPU time.
+type cost struct{ wall, cpu time.Duration }
+
+func cycle(run func(string, ...string) (cost, error), rt, bundle, id, state string) ([]cost, error) {
 	pidFile := filepath.Join(state, id+".pid")
 	dc, err := run(rt, "create", "--bundle", bundle, "--pid-file", pidFile, id)
 	if err != nil {
@@ -355,16 +372,17 @@ func cycle(run func(string, ...string) (time.Duration, error), rt, bundle, id, s
 	// The init is our child now (we are a subreaper): wait for it.
 	t := time.Now()
 	var ws syscall.WaitStatus
-	if _, err := syscall.Wait4(pid, &ws, 0, nil); err != nil {
+	var ru syscall.Rusage
+	if _, err := syscall.Wait4(pid, &ws, 0, &ru); err != nil {
 		return nil, fmt.Errorf("wait for %s: %w", id, err)
 	}
-	dw := time.Since(t)
+	dw := cost{time.Since(t), time.Duration(ru.Utime.Nano() + ru.Stime.Nano())}
 	dd, err := run(rt, "delete", id)
 	if err != nil {
 		return nil, err
 	}
 	os.Remove(pidFile)
-	return []time.Duration{dc, ds, dw, dd}, nil
+	return []cost{dc, ds, dw, dd}, nil
 }
 
 func median(ds []time.Duration) float64 {
