@@ -1,6 +1,7 @@
-// Package specjson is a reflection-free JSON codec for the two OCI types
-// runh reads and writes on every hardened call: config.json (specs.Spec) and
-// an exec's process.json (specs.Process).
+// Package specjson is a reflection-free JSON codec for the OCI types runh
+// reads and writes on every hardened call: config.json (specs.Spec), an
+// exec's process.json (specs.Process), and the resolved seccomp profile it
+// looks up its precompiled filter by (specs.LinuxSeccomp).
 //
 // Why: encoding/json builds its decoder and encoder tables by reflection over
 // the whole runtime-spec type graph the first time it meets it, and runh is a
@@ -12,7 +13,10 @@
 // decodes runh's output with encoding/json and runh decides whether to
 // rewrite a bundle by comparing bytes. codec_test.go holds the generated
 // code to that, on every real client config in testdata, on a value with
-// every field of the spec set, and under fuzzing.
+// every field of the spec set, and under fuzzing. It may refuse what
+// encoding/json accepts, never the reverse: keys must match exactly
+// (encoding/json also takes "Process" for "process", which no client
+// writes), so such input is refused rather than misread.
 package specjson
 
 import (
