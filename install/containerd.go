@@ -3,9 +3,7 @@ package install
 import (
 	"fmt"
 	"os/exec"
-	"regexp"
 	"strconv"
-	"sync"
 )
 
 // The CRI plugin's runtimes table, by config version. A Kubernetes
@@ -86,8 +84,30 @@ func withAllow(m map[string]any, path []string) []any {
 	return append(out, annotationAllow)
 }
 
-// Compiled on first use: package init runs on every runh call.
-var containerdVersion = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(` v?(\d+)\.\d+`) })
+// containerdMajor finds the major version in `containerd --version`
+// ("containerd github.com/containerd/containerd/v2 v2.1.4 ..." or
+// "containerd containerd.io 1.6.20 ..."): the first " N.N" or " vN.N".
+// (No regexp in this binary: its package init costs every runh call.)
+func containerdMajor(out []byte) (int, bool) {
+	for i, c := range out {
+		if c != ' ' {
+			continue
+		}
+		j := i + 1
+		if j < len(out) && out[j] == 'v' {
+			j++
+		}
+		k := j
+		for k < len(out) && out[k] >= '0' && out[k] <= '9' {
+			k++
+		}
+		if k > j && k+1 < len(out) && out[k] == '.' && out[k+1] >= '0' && out[k+1] <= '9' {
+			major, err := strconv.Atoi(string(out[j:k]))
+			return major, err == nil
+		}
+	}
+	return 0, false
+}
 
 // installedContainerdConfigVersion: containerd 2.x writes version 3;
 // version 2 is read by 1.x and 2.x alike, so it is the fallback.
@@ -96,10 +116,8 @@ func installedContainerdConfigVersion() int64 {
 	if err != nil {
 		return 2
 	}
-	if m := containerdVersion().FindSubmatch(out); m != nil {
-		if major, _ := strconv.Atoi(string(m[1])); major >= 2 {
-			return 3
-		}
+	if major, ok := containerdMajor(out); ok && major >= 2 {
+		return 3
 	}
 	return 2
 }

@@ -7,8 +7,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
-	"regexp"
-	"sync"
+	"strings"
 )
 
 // editDocker adds runh to daemon.json's "runtimes" (docker run --runtime
@@ -159,12 +158,20 @@ func decodeAny(data []byte) (map[string]any, error) {
 	return m, nil
 }
 
-var firstIndent = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\n([ \t]+)\S`) })
-
-// jsonIndent keeps the file's indentation (two spaces for a new file).
+// jsonIndent keeps the file's indentation (two spaces for a new file): the
+// spaces and tabs that start the first line with text after them.
 func jsonIndent(src []byte) string {
-	if m := firstIndent().FindSubmatch(src); m != nil {
-		return string(m[1])
+	for i := 0; i < len(src); i++ {
+		if src[i] != '\n' {
+			continue
+		}
+		j := i + 1
+		for j < len(src) && (src[j] == ' ' || src[j] == '\t') {
+			j++
+		}
+		if j > i+1 && j < len(src) && !strings.ContainsRune(" \t\n\f\r", rune(src[j])) {
+			return string(src[i+1 : j])
+		}
 	}
 	return "  "
 }

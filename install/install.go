@@ -11,8 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"regexp"
-	"sync"
 	"time"
 
 	"github.com/runh-dev/runh/sandbox"
@@ -70,11 +68,20 @@ var engines = map[string]engine{
 	}, editPodman},
 }
 
-// A runtime name becomes a TOML key, a JSON key, a CRI handler name and a
-// RuntimeClass handler, which must be a DNS label.
-// Compiled on first use: package init runs on every runh call, and this
-// one costs a quarter of a millisecond.
-var validName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`) })
+// validName: a runtime name becomes a TOML key, a JSON key, a CRI handler
+// name and a RuntimeClass handler, which must be a DNS label: 1 to 63 of
+// [a-z0-9-], not starting or ending with '-'.
+func validName(name string) bool {
+	if len(name) == 0 || len(name) > 63 || name[0] == '-' || name[len(name)-1] == '-' {
+		return false
+	}
+	for _, c := range []byte(name) {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
 
 // Run registers runh with o.Engine. In a dry run nothing is written.
 func Run(o Options, dryRun bool) (*Result, error) {
@@ -82,7 +89,7 @@ func Run(o Options, dryRun bool) (*Result, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w %q (want docker, containerd or podman)", ErrUnknownEngine, o.Engine)
 	}
-	if !validName().MatchString(o.Name) {
+	if !validName(o.Name) {
 		return nil, fmt.Errorf("%w: --name %q: must be a DNS label (lowercase letters, digits, '-'), as a RuntimeClass handler is", ErrBadOption, o.Name)
 	}
 	if o.Path == "" || o.Path[0] != '/' {
