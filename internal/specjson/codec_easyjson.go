@@ -5,7 +5,6 @@ package specjson
 import (
 	json "encoding/json"
 	jlexer "github.com/mailru/easyjson/jlexer"
-	jwriter "github.com/mailru/easyjson/jwriter"
 	specs_go "github.com/opencontainers/runtime-spec/specs-go"
 	fs "io/fs"
 )
@@ -14,7 +13,7 @@ import (
 var (
 	_ *json.RawMessage
 	_ *jlexer.Lexer
-	_ *jwriter.Writer
+	_ *writer
 	_ marshaler
 )
 
@@ -200,7 +199,7 @@ func easyjson38c57360DecodeGithubComRunhDevRunhInternalSpecjson(in *jlexer.Lexer
 		in.Consumed()
 	}
 }
-func easyjson38c57360EncodeGithubComRunhDevRunhInternalSpecjson(out *jwriter.Writer, in Spec) {
+func easyjson38c57360EncodeGithubComRunhDevRunhInternalSpecjson(out *writer, in Spec) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -302,7 +301,7 @@ func easyjson38c57360EncodeGithubComRunhDevRunhInternalSpecjson(out *jwriter.Wri
 }
 
 // MarshalEasyJSON supports marshaler interface
-func (v Spec) MarshalEasyJSON(w *jwriter.Writer) {
+func (v Spec) MarshalEasyJSON(w *writer) {
 	easyjson38c57360EncodeGithubComRunhDevRunhInternalSpecjson(w, v)
 }
 
@@ -371,7 +370,7 @@ func easyjson38c57360DecodeGithubComOpencontainersRuntimeSpecSpecsGo9(in *jlexer
 		in.Consumed()
 	}
 }
-func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo9(out *jwriter.Writer, in specs_go.FreeBSD) {
+func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo9(out *writer, in specs_go.FreeBSD) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -589,7 +588,7 @@ func easyjson38c57360DecodeGithubComOpencontainersRuntimeSpecSpecsGo11(in *jlexe
 		in.Consumed()
 	}
 }
-func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo11(out *jwriter.Writer, in specs_go.FreeBSDJail) {
+func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo11(out *writer, in specs_go.FreeBSDJail) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -861,7 +860,7 @@ func easyjson38c57360DecodeGithubComOpencontainersRuntimeSpecSpecsGo12(in *jlexe
 		in.Consumed()
 	}
 }
-func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo12(out *jwriter.Writer, in specs_go.FreeBSDJailAllow) {
+func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo12(out *writer, in specs_go.FreeBSDJailAllow) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -1010,7 +1009,7 @@ func easyjson38c57360DecodeGithubComOpencontainersRuntimeSpecSpecsGo10(in *jlexe
 		in.Consumed()
 	}
 }
-func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo10(out *jwriter.Writer, in specs_go.FreeBSDDevice) {
+func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo10(out *writer, in specs_go.FreeBSDDevice) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -1077,7 +1076,7 @@ func easyjson38c57360DecodeGithubComOpencontainersRuntimeSpecSpecsGo8(in *jlexer
 		in.Consumed()
 	}
 }
-func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo8(out *jwriter.Writer, in specs_go.ZOS) {
+func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo8(out *writer, in specs_go.ZOS) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -1138,7 +1137,7 @@ func easyjson38c57360DecodeGithubComOpencontainersRuntimeSpecSpecsGo13(in *jlexe
 		in.Consumed()
 	}
 }
-func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo13(out *jwriter.Writer, in specs_go.ZOSNamespace) {
+func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo13(out *writer, in specs_go.ZOSNamespace) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -1198,7 +1197,7 @@ func easyjson38c57360DecodeGithubComOpencontainersRuntimeSpecSpecsGo7(in *jlexer
 		in.Consumed()
 	}
 }
-func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo7(out *jwriter.Writer, in specs_go.VM) {
+func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo7(out *writer, in specs_go.VM) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -1369,7 +1368,7 @@ func easyjson38c57360DecodeGithubComOpencontainersRuntimeSpecSpecsGo17(in *jlexe
 		in.Consumed()
 	}
 }
-func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo17(out *jwriter.Writer, in specs_go.HWConfig) {
+func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo17(out *writer, in specs_go.HWConfig) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -1528,7 +1527,7 @@ func easyjson38c57360DecodeGithubComOpencontainersRuntimeSpecSpecsGo18(in *jlexe
 		in.Consumed()
 	}
 }
-func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo18(out *jwriter.Writer, in specs_go.IOMems) {
+func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo18(out *writer, in specs_go.IOMems) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -1603,7 +1602,7 @@ func easyjson38c57360DecodeGithubComOpencontainersRuntimeSpecSpecsGo16(in *jlexe
 		in.Consumed()
 	}
 }
-func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo16(out *jwriter.Writer, in specs_go.VMImage) {
+func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo16(out *writer, in specs_go.VMImage) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -1686,7 +1685,7 @@ func easyjson38c57360DecodeGithubComOpencontainersRuntimeSpecSpecsGo15(in *jlexe
 		in.Consumed()
 	}
 }
-func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo15(out *jwriter.Writer, in specs_go.VMKernel) {
+func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo15(out *writer, in specs_go.VMKernel) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -1777,7 +1776,7 @@ func easyjson38c57360DecodeGithubComOpencontainersRuntimeSpecSpecsGo14(in *jlexe
 		in.Consumed()
 	}
 }
-func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo14(out *jwriter.Writer, in specs_go.VMHypervisor) {
+func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo14(out *writer, in specs_go.VMHypervisor) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -1930,14 +1929,14 @@ func easyjson38c57360DecodeGithubComOpencontainersRuntimeSpecSpecsGo6(in *jlexer
 		in.Consumed()
 	}
 }
-func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo6(out *jwriter.Writer, in specs_go.Windows) {
+func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo6(out *writer, in specs_go.Windows) {
 	out.RawByte('{')
 	first := true
 	_ = first
 	{
 		const prefix string = ",\"layerFolders\":"
 		out.RawString(prefix[1:])
-		if in.LayerFolders == nil && (out.Flags&jwriter.NilSliceAsEmpty) == 0 {
+		if in.LayerFolders == nil {
 			out.RawString("null")
 		} else {
 			out.RawByte('[')
@@ -2102,7 +2101,7 @@ func easyjson38c57360DecodeGithubComOpencontainersRuntimeSpecSpecsGo22(in *jlexe
 		in.Consumed()
 	}
 }
-func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo22(out *jwriter.Writer, in specs_go.WindowsNetwork) {
+func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo22(out *writer, in specs_go.WindowsNetwork) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -2206,7 +2205,7 @@ func easyjson38c57360DecodeGithubComOpencontainersRuntimeSpecSpecsGo21(in *jlexe
 		in.Consumed()
 	}
 }
-func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo21(out *jwriter.Writer, in specs_go.WindowsHyperV) {
+func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo21(out *writer, in specs_go.WindowsHyperV) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -2276,7 +2275,7 @@ func easyjson38c57360DecodeGithubComOpencontainersRuntimeSpecSpecsGo20(in *jlexe
 		in.Consumed()
 	}
 }
-func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo20(out *jwriter.Writer, in specs_go.WindowsResources) {
+func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo20(out *writer, in specs_go.WindowsResources) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -2378,7 +2377,7 @@ func easyjson38c57360DecodeGithubComOpencontainersRuntimeSpecSpecsGo25(in *jlexe
 		in.Consumed()
 	}
 }
-func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo25(out *jwriter.Writer, in specs_go.WindowsStorageResources) {
+func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo25(out *writer, in specs_go.WindowsStorageResources) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -2503,7 +2502,7 @@ func easyjson38c57360DecodeGithubComOpencontainersRuntimeSpecSpecsGo24(in *jlexe
 		in.Consumed()
 	}
 }
-func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo24(out *jwriter.Writer, in specs_go.WindowsCPUResources) {
+func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo24(out *writer, in specs_go.WindowsCPUResources) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -2594,7 +2593,7 @@ func easyjson38c57360DecodeGithubComOpencontainersRuntimeSpecSpecsGo26(in *jlexe
 		in.Consumed()
 	}
 }
-func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo26(out *jwriter.Writer, in specs_go.WindowsCPUGroupAffinity) {
+func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo26(out *writer, in specs_go.WindowsCPUGroupAffinity) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -2658,7 +2657,7 @@ func easyjson38c57360DecodeGithubComOpencontainersRuntimeSpecSpecsGo23(in *jlexe
 		in.Consumed()
 	}
 }
-func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo23(out *jwriter.Writer, in specs_go.WindowsMemoryResources) {
+func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo23(out *writer, in specs_go.WindowsMemoryResources) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -2710,7 +2709,7 @@ func easyjson38c57360DecodeGithubComOpencontainersRuntimeSpecSpecsGo19(in *jlexe
 		in.Consumed()
 	}
 }
-func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo19(out *jwriter.Writer, in specs_go.WindowsDevice) {
+func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo19(out *writer, in specs_go.WindowsDevice) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -2815,7 +2814,7 @@ func easyjson38c57360DecodeGithubComOpencontainersRuntimeSpecSpecsGo5(in *jlexer
 		in.Consumed()
 	}
 }
-func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo5(out *jwriter.Writer, in specs_go.Solaris) {
+func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo5(out *writer, in specs_go.Solaris) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -2926,7 +2925,7 @@ func easyjson38c57360DecodeGithubComOpencontainersRuntimeSpecSpecsGo29(in *jlexe
 		in.Consumed()
 	}
 }
-func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo29(out *jwriter.Writer, in specs_go.SolarisCappedMemory) {
+func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo29(out *writer, in specs_go.SolarisCappedMemory) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -2982,7 +2981,7 @@ func easyjson38c57360DecodeGithubComOpencontainersRuntimeSpecSpecsGo28(in *jlexe
 		in.Consumed()
 	}
 }
-func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo28(out *jwriter.Writer, in specs_go.SolarisCappedCPU) {
+func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo28(out *writer, in specs_go.SolarisCappedCPU) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -3064,7 +3063,7 @@ func easyjson38c57360DecodeGithubComOpencontainersRuntimeSpecSpecsGo27(in *jlexe
 		in.Consumed()
 	}
 }
-func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo27(out *jwriter.Writer, in specs_go.SolarisAnet) {
+func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo27(out *writer, in specs_go.SolarisAnet) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -3439,7 +3438,7 @@ func easyjson38c57360DecodeGithubComOpencontainersRuntimeSpecSpecsGo4(in *jlexer
 		in.Consumed()
 	}
 }
-func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo4(out *jwriter.Writer, in specs_go.Linux) {
+func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo4(out *writer, in specs_go.Linux) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -3750,7 +3749,7 @@ func easyjson38c57360DecodeGithubComOpencontainersRuntimeSpecSpecsGo39(in *jlexe
 		in.Consumed()
 	}
 }
-func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo39(out *jwriter.Writer, in specs_go.LinuxTimeOffset) {
+func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo39(out *writer, in specs_go.LinuxTimeOffset) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -3833,7 +3832,7 @@ func easyjson38c57360DecodeGithubComOpencontainersRuntimeSpecSpecsGo38(in *jlexe
 		in.Consumed()
 	}
 }
-func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo38(out *jwriter.Writer, in specs_go.LinuxPersonality) {
+func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo38(out *writer, in specs_go.LinuxPersonality) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -3925,7 +3924,7 @@ func easyjson38c57360DecodeGithubComOpencontainersRuntimeSpecSpecsGo37(in *jlexe
 		in.Consumed()
 	}
 }
-func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo37(out *jwriter.Writer, in specs_go.LinuxMemoryPolicy) {
+func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo37(out *writer, in specs_go.LinuxMemoryPolicy) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -4034,7 +4033,7 @@ func easyjson38c57360DecodeGithubComOpencontainersRuntimeSpecSpecsGo36(in *jlexe
 		in.Consumed()
 	}
 }
-func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo36(out *jwriter.Writer, in specs_go.LinuxIntelRdt) {
+func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo36(out *writer, in specs_go.LinuxIntelRdt) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -4232,7 +4231,7 @@ func easyjson38c57360DecodeGithubComOpencontainersRuntimeSpecSpecsGo35(in *jlexe
 		in.Consumed()
 	}
 }
-func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo35(out *jwriter.Writer, in specs_go.LinuxSeccomp) {
+func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo35(out *writer, in specs_go.LinuxSeccomp) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -4398,14 +4397,14 @@ func easyjson38c57360DecodeGithubComOpencontainersRuntimeSpecSpecsGo40(in *jlexe
 		in.Consumed()
 	}
 }
-func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo40(out *jwriter.Writer, in specs_go.LinuxSyscall) {
+func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo40(out *writer, in specs_go.LinuxSyscall) {
 	out.RawByte('{')
 	first := true
 	_ = first
 	{
 		const prefix string = ",\"names\":"
 		out.RawString(prefix[1:])
-		if in.Names == nil && (out.Flags&jwriter.NilSliceAsEmpty) == 0 {
+		if in.Names == nil {
 			out.RawString("null")
 		} else {
 			out.RawByte('[')
@@ -4496,7 +4495,7 @@ func easyjson38c57360DecodeGithubComOpencontainersRuntimeSpecSpecsGo41(in *jlexe
 		in.Consumed()
 	}
 }
-func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo41(out *jwriter.Writer, in specs_go.LinuxSeccompArg) {
+func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo41(out *writer, in specs_go.LinuxSeccompArg) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -4556,7 +4555,7 @@ func easyjson38c57360DecodeGithubComOpencontainersRuntimeSpecSpecsGo34(in *jlexe
 		in.Consumed()
 	}
 }
-func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo34(out *jwriter.Writer, in specs_go.LinuxNetDevice) {
+func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo34(out *writer, in specs_go.LinuxNetDevice) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -4662,7 +4661,7 @@ func easyjson38c57360DecodeGithubComOpencontainersRuntimeSpecSpecsGo33(in *jlexe
 		in.Consumed()
 	}
 }
-func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo33(out *jwriter.Writer, in specs_go.LinuxDevice) {
+func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo33(out *writer, in specs_go.LinuxDevice) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -4743,7 +4742,7 @@ func easyjson38c57360DecodeGithubComOpencontainersRuntimeSpecSpecsGo32(in *jlexe
 		in.Consumed()
 	}
 }
-func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo32(out *jwriter.Writer, in specs_go.LinuxNamespace) {
+func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo32(out *writer, in specs_go.LinuxNamespace) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -4925,7 +4924,7 @@ func easyjson38c57360DecodeGithubComOpencontainersRuntimeSpecSpecsGo31(in *jlexe
 		in.Consumed()
 	}
 }
-func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo31(out *jwriter.Writer, in specs_go.LinuxResources) {
+func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo31(out *writer, in specs_go.LinuxResources) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -5121,7 +5120,7 @@ func easyjson38c57360DecodeGithubComOpencontainersRuntimeSpecSpecsGo49(in *jlexe
 		in.Consumed()
 	}
 }
-func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo49(out *jwriter.Writer, in specs_go.LinuxRdma) {
+func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo49(out *writer, in specs_go.LinuxRdma) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -5208,7 +5207,7 @@ func easyjson38c57360DecodeGithubComOpencontainersRuntimeSpecSpecsGo48(in *jlexe
 		in.Consumed()
 	}
 }
-func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo48(out *jwriter.Writer, in specs_go.LinuxNetwork) {
+func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo48(out *writer, in specs_go.LinuxNetwork) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -5279,7 +5278,7 @@ func easyjson38c57360DecodeGithubComOpencontainersRuntimeSpecSpecsGo50(in *jlexe
 		in.Consumed()
 	}
 }
-func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo50(out *jwriter.Writer, in specs_go.LinuxInterfacePriority) {
+func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo50(out *writer, in specs_go.LinuxInterfacePriority) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -5335,7 +5334,7 @@ func easyjson38c57360DecodeGithubComOpencontainersRuntimeSpecSpecsGo47(in *jlexe
 		in.Consumed()
 	}
 }
-func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo47(out *jwriter.Writer, in specs_go.LinuxHugepageLimit) {
+func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo47(out *writer, in specs_go.LinuxHugepageLimit) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -5522,7 +5521,7 @@ func easyjson38c57360DecodeGithubComOpencontainersRuntimeSpecSpecsGo46(in *jlexe
 		in.Consumed()
 	}
 }
-func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo46(out *jwriter.Writer, in specs_go.LinuxBlockIO) {
+func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo46(out *writer, in specs_go.LinuxBlockIO) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -5685,7 +5684,7 @@ func easyjson38c57360DecodeGithubComOpencontainersRuntimeSpecSpecsGo52(in *jlexe
 		in.Consumed()
 	}
 }
-func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo52(out *jwriter.Writer, in specs_go.LinuxThrottleDevice) {
+func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo52(out *writer, in specs_go.LinuxThrottleDevice) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -5789,7 +5788,7 @@ func easyjson38c57360DecodeGithubComOpencontainersRuntimeSpecSpecsGo51(in *jlexe
 		in.Consumed()
 	}
 }
-func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo51(out *jwriter.Writer, in specs_go.LinuxWeightDevice) {
+func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo51(out *writer, in specs_go.LinuxWeightDevice) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -5877,7 +5876,7 @@ func easyjson38c57360DecodeGithubComOpencontainersRuntimeSpecSpecsGo45(in *jlexe
 		in.Consumed()
 	}
 }
-func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo45(out *jwriter.Writer, in specs_go.LinuxPids) {
+func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo45(out *writer, in specs_go.LinuxPids) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -6027,7 +6026,7 @@ func easyjson38c57360DecodeGithubComOpencontainersRuntimeSpecSpecsGo44(in *jlexe
 		in.Consumed()
 	}
 }
-func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo44(out *jwriter.Writer, in specs_go.LinuxCPU) {
+func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo44(out *writer, in specs_go.LinuxCPU) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -6273,7 +6272,7 @@ func easyjson38c57360DecodeGithubComOpencontainersRuntimeSpecSpecsGo43(in *jlexe
 		in.Consumed()
 	}
 }
-func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo43(out *jwriter.Writer, in specs_go.LinuxMemory) {
+func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo43(out *writer, in specs_go.LinuxMemory) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -6439,7 +6438,7 @@ func easyjson38c57360DecodeGithubComOpencontainersRuntimeSpecSpecsGo42(in *jlexe
 		in.Consumed()
 	}
 }
-func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo42(out *jwriter.Writer, in specs_go.LinuxDeviceCgroup) {
+func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo42(out *writer, in specs_go.LinuxDeviceCgroup) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -6516,7 +6515,7 @@ func easyjson38c57360DecodeGithubComOpencontainersRuntimeSpecSpecsGo30(in *jlexe
 		in.Consumed()
 	}
 }
-func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo30(out *jwriter.Writer, in specs_go.LinuxIDMapping) {
+func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo30(out *writer, in specs_go.LinuxIDMapping) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -6703,7 +6702,7 @@ func easyjson38c57360DecodeGithubComOpencontainersRuntimeSpecSpecsGo3(in *jlexer
 		in.Consumed()
 	}
 }
-func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo3(out *jwriter.Writer, in specs_go.Hooks) {
+func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo3(out *writer, in specs_go.Hooks) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -6921,7 +6920,7 @@ func easyjson38c57360DecodeGithubComOpencontainersRuntimeSpecSpecsGo53(in *jlexe
 		in.Consumed()
 	}
 }
-func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo53(out *jwriter.Writer, in specs_go.Hook) {
+func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo53(out *writer, in specs_go.Hook) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -7084,7 +7083,7 @@ func easyjson38c57360DecodeGithubComOpencontainersRuntimeSpecSpecsGo2(in *jlexer
 		in.Consumed()
 	}
 }
-func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo2(out *jwriter.Writer, in specs_go.Mount) {
+func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo2(out *writer, in specs_go.Mount) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -7187,7 +7186,7 @@ func easyjson38c57360DecodeGithubComOpencontainersRuntimeSpecSpecsGo1(in *jlexer
 		in.Consumed()
 	}
 }
-func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo1(out *jwriter.Writer, in specs_go.Root) {
+func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo1(out *writer, in specs_go.Root) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -7410,7 +7409,7 @@ func easyjson38c57360DecodeGithubComOpencontainersRuntimeSpecSpecsGo(in *jlexer.
 		in.Consumed()
 	}
 }
-func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo(out *jwriter.Writer, in specs_go.Process) {
+func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo(out *writer, in specs_go.Process) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -7574,7 +7573,7 @@ func easyjson38c57360DecodeGithubComOpencontainersRuntimeSpecSpecsGo60(in *jlexe
 		in.Consumed()
 	}
 }
-func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo60(out *jwriter.Writer, in specs_go.CPUAffinity) {
+func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo60(out *writer, in specs_go.CPUAffinity) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -7636,7 +7635,7 @@ func easyjson38c57360DecodeGithubComOpencontainersRuntimeSpecSpecsGo59(in *jlexe
 		in.Consumed()
 	}
 }
-func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo59(out *jwriter.Writer, in specs_go.LinuxIOPriority) {
+func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo59(out *writer, in specs_go.LinuxIOPriority) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -7743,7 +7742,7 @@ func easyjson38c57360DecodeGithubComOpencontainersRuntimeSpecSpecsGo58(in *jlexe
 		in.Consumed()
 	}
 }
-func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo58(out *jwriter.Writer, in specs_go.Scheduler) {
+func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo58(out *writer, in specs_go.Scheduler) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -7839,7 +7838,7 @@ func easyjson38c57360DecodeGithubComOpencontainersRuntimeSpecSpecsGo57(in *jlexe
 		in.Consumed()
 	}
 }
-func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo57(out *jwriter.Writer, in specs_go.POSIXRlimit) {
+func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo57(out *writer, in specs_go.POSIXRlimit) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -8023,7 +8022,7 @@ func easyjson38c57360DecodeGithubComOpencontainersRuntimeSpecSpecsGo56(in *jlexe
 		in.Consumed()
 	}
 }
-func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo56(out *jwriter.Writer, in specs_go.LinuxCapabilities) {
+func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo56(out *writer, in specs_go.LinuxCapabilities) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -8207,7 +8206,7 @@ func easyjson38c57360DecodeGithubComOpencontainersRuntimeSpecSpecsGo55(in *jlexe
 		in.Consumed()
 	}
 }
-func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo55(out *jwriter.Writer, in specs_go.User) {
+func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo55(out *writer, in specs_go.User) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -8287,7 +8286,7 @@ func easyjson38c57360DecodeGithubComOpencontainersRuntimeSpecSpecsGo54(in *jlexe
 		in.Consumed()
 	}
 }
-func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo54(out *jwriter.Writer, in specs_go.Box) {
+func easyjson38c57360EncodeGithubComOpencontainersRuntimeSpecSpecsGo54(out *writer, in specs_go.Box) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -8440,7 +8439,7 @@ func easyjson38c57360DecodeGithubComRunhDevRunhInternalSpecjson1(in *jlexer.Lexe
 		in.Consumed()
 	}
 }
-func easyjson38c57360EncodeGithubComRunhDevRunhInternalSpecjson1(out *jwriter.Writer, in Seccomp) {
+func easyjson38c57360EncodeGithubComRunhDevRunhInternalSpecjson1(out *writer, in Seccomp) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -8510,7 +8509,7 @@ func easyjson38c57360EncodeGithubComRunhDevRunhInternalSpecjson1(out *jwriter.Wr
 }
 
 // MarshalEasyJSON supports marshaler interface
-func (v Seccomp) MarshalEasyJSON(w *jwriter.Writer) {
+func (v Seccomp) MarshalEasyJSON(w *writer) {
 	easyjson38c57360EncodeGithubComRunhDevRunhInternalSpecjson1(w, v)
 }
 
@@ -8725,7 +8724,7 @@ func easyjson38c57360DecodeGithubComRunhDevRunhInternalSpecjson2(in *jlexer.Lexe
 		in.Consumed()
 	}
 }
-func easyjson38c57360EncodeGithubComRunhDevRunhInternalSpecjson2(out *jwriter.Writer, in Process) {
+func easyjson38c57360EncodeGithubComRunhDevRunhInternalSpecjson2(out *writer, in Process) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -8851,7 +8850,7 @@ func easyjson38c57360EncodeGithubComRunhDevRunhInternalSpecjson2(out *jwriter.Wr
 }
 
 // MarshalEasyJSON supports marshaler interface
-func (v Process) MarshalEasyJSON(w *jwriter.Writer) {
+func (v Process) MarshalEasyJSON(w *writer) {
 	easyjson38c57360EncodeGithubComRunhDevRunhInternalSpecjson2(w, v)
 }
 

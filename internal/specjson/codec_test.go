@@ -3,6 +3,7 @@ package specjson
 import (
 	"bytes"
 	"encoding/json"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -136,7 +137,7 @@ func fill(v reflect.Value, depth int) {
 			v.SetMapIndex(reflect.ValueOf(k).Convert(v.Type().Key()), e)
 		}
 	case reflect.String:
-		v.SetString("s<&>\u2028é")
+		v.SetString("s<&>\u2028\u2029é\x01\b\f\n\r\t\"\\\x7f")
 	case reflect.Bool:
 		v.SetBool(true)
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
@@ -236,4 +237,33 @@ func FuzzCodec(f *testing.F) {
 		}
 		sameAsStd(t, "fuzz input", data, DecodeSpec, EncodeSpec)
 	})
+}
+
+// TestWriterStringMatchesEncodingJSON: strings, invalid UTF-8 and every
+// control character included, come out as encoding/json writes them, with
+// and without HTML escaping.
+func TestWriterStringMatchesEncodingJSON(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	alphabet := []string{"a", "é", "<", ">", "&", "\"", "\\", "\u2028", "\u2029", "\x7f", "\xff", "\xe2\x80", "\U0001F600"}
+	for c := 0; c < 0x20; c++ {
+		alphabet = append(alphabet, string(rune(c)))
+	}
+	for i := 0; i < 20000; i++ {
+		var b strings.Builder
+		for n := rng.IntN(12); n > 0; n-- {
+			b.WriteString(alphabet[rng.IntN(len(alphabet))])
+		}
+		s := b.String()
+		for _, noEscape := range []bool{false, true} {
+			var want bytes.Buffer
+			enc := json.NewEncoder(&want)
+			enc.SetEscapeHTML(!noEscape)
+			enc.Encode(s)
+			w := writer{noEscapeHTML: noEscape}
+			w.String(s)
+			if got := string(w.buf) + "\n"; got != want.String() {
+				t.Fatalf("String(%q, noEscapeHTML %v) = %s, encoding/json writes %s", s, noEscape, got, want.String())
+			}
+		}
+	}
 }

@@ -20,20 +20,12 @@
 package specjson
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
-	"io"
 	"slices"
-	"unicode/utf8"
-
-	"github.com/mailru/easyjson/jlexer"
-	"github.com/mailru/easyjson/jwriter"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
-//go:generate go run github.com/mailru/easyjson/easyjson -disallow_unknown_fields -no_std_marshalers -output_filename codec_easyjson.go specjson.go
+//go:generate go run github.com/mailru/easyjson/easyjson -gen_build_flags=-tags=easyjson_bootstrap -disallow_unknown_fields -no_std_marshalers -output_filename codec_easyjson.go specjson.go
 //go:generate go run ./internal/fixorder codec_easyjson.go
 
 // Spec is specs.Spec with generated JSON methods; convert with a pointer
@@ -62,108 +54,4 @@ func sortedKeys[M ~map[string]V, V any](m M) []string {
 	}
 	slices.Sort(keys)
 	return keys
-}
-
-// DecodeSpec decodes one config.json document. Unknown fields and trailing
-// data are errors: a field runh does not know is one it cannot harden.
-func DecodeSpec(data []byte) (*specs.Spec, error) {
-	var s Spec
-	if err := decode(data, &s, (*specs.Spec)(&s)); err != nil {
-		return nil, err
-	}
-	return (*specs.Spec)(&s), nil
-}
-
-// DecodeProcess decodes one process.json document, as strictly.
-func DecodeProcess(data []byte) (*specs.Process, error) {
-	var p Process
-	if err := decode(data, &p, (*specs.Process)(&p)); err != nil {
-		return nil, err
-	}
-	return (*specs.Process)(&p), nil
-}
-
-// decode uses the generated code, except on input where easyjson and
-// encoding/json are known to part ways: bytes that are not UTF-8
-// (encoding/json turns them into U+FFFD, easyjson keeps them, and runh must
-// check the strings runc will see) and control characters inside a string
-// (encoding/json refuses them). Real configs have neither; the fuzz test
-// looks for more.
-func decode(data []byte, fast unmarshaler, std any) error {
-	if !utf8.Valid(data) || controlInString(data) {
-		return Strict(data, std)
-	}
-	l := jlexer.Lexer{Data: data}
-	fast.UnmarshalEasyJSON(&l)
-	return l.Error()
-}
-
-func encode(v marshaler, isNil bool) ([]byte, error) {
-	if isNil {
-		return []byte("null"), nil
-	}
-	var w jwriter.Writer
-	v.MarshalEasyJSON(&w)
-	return w.BuildBytes()
-}
-
-// marshaler and unmarshaler are easyjson's interfaces, declared here so the
-// codec does not import the easyjson package itself, which pulls in
-// net/http and crypto/tls: 1.9 MB more binary to page in on every call.
-type marshaler interface{ MarshalEasyJSON(w *jwriter.Writer) }
-
-type unmarshaler interface{ UnmarshalEasyJSON(l *jlexer.Lexer) }
-
-// controlInString reports a byte below 0x20 inside a JSON string literal.
-func controlInString(data []byte) bool {
-	in, escaped := false, false
-	for _, c := range data {
-		switch {
-		case !in:
-			in = c == '"'
-		case escaped:
-			escaped = false
-		case c == '\\':
-			escaped = true
-		case c == '"':
-			in = false
-		case c < 0x20:
-			return true
-		}
-	}
-	return false
-}
-
-// Strict decodes one JSON document into v with encoding/json, refusing
-// unknown fields and trailing data: runh's rule for the small documents it
-// has no generated code for (an update's resources), and the reference the
-// generated code is tested against.
-func Strict(data []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return errors.New("trailing data after the JSON document")
-	}
-	return nil
-}
-
-// EncodeSpec writes s as encoding/json.Marshal would, byte for byte.
-func EncodeSpec(s *specs.Spec) ([]byte, error) { return encode((*Spec)(s), s == nil) }
-
-// EncodeProcess writes p as encoding/json.Marshal would, byte for byte.
-func EncodeProcess(p *specs.Process) ([]byte, error) { return encode((*Process)(p), p == nil) }
-
-// EncodeSeccompCanonical writes p as a json.Encoder with SetEscapeHTML(false)
-// would, byte for byte, newline included.
-func EncodeSeccompCanonical(p *specs.LinuxSeccomp) ([]byte, error) {
-	if p == nil {
-		return []byte("null\n"), nil
-	}
-	w := jwriter.Writer{NoEscapeHTML: true}
-	(*Seccomp)(p).MarshalEasyJSON(&w)
-	w.RawByte('\n')
-	return w.BuildBytes()
 }
