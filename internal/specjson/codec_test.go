@@ -189,13 +189,15 @@ func TestSeccompCanonicalMatchesEncoder(t *testing.T) {
 }
 
 func TestRefusals(t *testing.T) {
+	// Refusals are encoding/json's, with its messages: the ones runh gave
+	// before it had generated code.
 	for _, tc := range []struct{ name, doc, want string }{
-		{"unknown field", `{"ociVersion":"1.2.0","procss":{}}`, `unknown field`},
-		{"unknown nested field", `{"ociVersion":"1.2.0","process":{"user":{"uid":0,"root":true}}}`, `unknown field`},
-		{"trailing data", `{"ociVersion":"1.2.0"} {}`, `after top-level value`},
-		{"wrong type", `{"ociVersion":"1.2.0","process":{"user":{"uid":"0"}}}`, `number`},
-		{"negative uid", `{"ociVersion":"1.2.0","process":{"user":{"uid":-1}}}`, `"-1"`},
-		{"not JSON", `ociVersion`, `parse error`},
+		{"unknown field", `{"ociVersion":"1.2.0","procss":{}}`, `unknown field "procss"`},
+		{"unknown nested field", `{"ociVersion":"1.2.0","process":{"user":{"uid":0,"root":true}}}`, `unknown field "root"`},
+		{"trailing data", `{"ociVersion":"1.2.0"} {}`, `trailing data`},
+		{"wrong type", `{"ociVersion":"1.2.0","process":{"user":{"uid":"0"}}}`, `cannot unmarshal string`},
+		{"negative uid", `{"ociVersion":"1.2.0","process":{"user":{"uid":-1}}}`, `number -1`},
+		{"not JSON", `ociVersion`, `invalid character`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := DecodeSpec([]byte(tc.doc))
@@ -206,9 +208,8 @@ func TestRefusals(t *testing.T) {
 	}
 }
 
-// FuzzCodec holds the codec to encoding/json on arbitrary input: it may
-// refuse more than encoding/json does (that fails closed) but never accept
-// more, and whatever it accepts it decodes and writes exactly as
+// FuzzCodec holds the codec to encoding/json on arbitrary input: it accepts
+// exactly what encoding/json accepts, and decodes and writes it exactly as
 // encoding/json would.
 func FuzzCodec(f *testing.F) {
 	configs, processes := clientConfigs(f)
@@ -228,13 +229,13 @@ func FuzzCodec(f *testing.F) {
 		`{"process":{"terminal":"true"}}`,
 		`{"mounts":[{"destination":"/a","options":null}],"mounts":[]}`,
 		` {"ociVersion" : "1.0.0" } ` + "\n",
+		// runc's update.bats writes "CPU"; encoding/json (runc) matches
+		// keys in any letter case.
+		`{"ociVersion":"1.0.0","linux":{"resources":{"CPU":{"cpus":"0"}}},"Process":{"Cwd":"/"}}`,
 	} {
 		f.Add([]byte(doc))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		if _, err := DecodeSpec(data); err != nil {
-			return // stricter than encoding/json is allowed: it fails closed
-		}
 		sameAsStd(t, "fuzz input", data, DecodeSpec, EncodeSpec)
 	})
 }

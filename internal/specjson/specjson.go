@@ -13,10 +13,9 @@
 // decodes runh's output with encoding/json and runh decides whether to
 // rewrite a bundle by comparing bytes. codec_test.go holds the generated
 // code to that, on every real client config in testdata, on a value with
-// every field of the spec set, and under fuzzing. It may refuse what
-// encoding/json accepts, never the reverse: keys must match exactly
-// (encoding/json also takes "Process" for "process", which no client
-// writes), so such input is refused rather than misread.
+// every field of the spec set, and under fuzzing. Decoding accepts exactly
+// what encoding/json accepts: input the generated code refuses goes to
+// encoding/json (see fastDecode).
 package specjson
 
 import (
