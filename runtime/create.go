@@ -132,7 +132,7 @@ func (c *call) hardenBundle(bundle string) (*hardened, error) {
 		out = orig
 	}
 	if !bytes.Equal(out, bytes.TrimSpace(orig)) || c.profile.ReportOnly {
-		if err := sandbox.SaveAtomic(path, out); err != nil {
+		if err := sandbox.SaveBundleConfig(path, out); err != nil {
 			return nil, err
 		}
 	}

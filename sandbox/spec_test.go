@@ -55,18 +55,20 @@ func TestLoadSpecSizeLimit(t *testing.T) {
 }
 
 func TestSaveAtomic(t *testing.T) {
-	p := writeFile(t, "old")
-	if err := SaveAtomic(p, []byte("new")); err != nil {
-		t.Fatal(err)
-	}
-	got, _ := os.ReadFile(p)
-	fi, _ := os.Stat(p)
-	if string(got) != "new" || fi.Mode().Perm() != 0o600 {
-		t.Fatalf("content %q mode %v", got, fi.Mode())
-	}
-	left, _ := filepath.Glob(filepath.Join(filepath.Dir(p), tempPrefix+"*"))
-	if len(left) != 0 {
-		t.Fatalf("temporary files left: %v", left)
+	for name, save := range map[string]func(string, []byte) error{"SaveAtomic": SaveAtomic, "SaveBundleConfig": SaveBundleConfig} {
+		p := writeFile(t, "old")
+		if err := save(p, []byte("new")); err != nil {
+			t.Fatal(name, err)
+		}
+		got, _ := os.ReadFile(p)
+		fi, _ := os.Stat(p)
+		if string(got) != "new" || fi.Mode().Perm() != 0o600 {
+			t.Fatalf("%s: content %q mode %v", name, got, fi.Mode())
+		}
+		left, _ := filepath.Glob(filepath.Join(filepath.Dir(p), tempPrefix+"*"))
+		if len(left) != 0 {
+			t.Fatalf("%s: temporary files left: %v", name, left)
+		}
 	}
 }
 
