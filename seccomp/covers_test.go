@@ -60,7 +60,9 @@ func TestCovers(t *testing.T) {
 }
 
 func TestImplies(t *testing.T) {
-	eq := func(i uint, v uint64) specs.LinuxSeccompArg { return specs.LinuxSeccompArg{Index: i, Value: v, Op: specs.OpEqualTo} }
+	eq := func(i uint, v uint64) specs.LinuxSeccompArg {
+		return specs.LinuxSeccompArg{Index: i, Value: v, Op: specs.OpEqualTo}
+	}
 	for _, c := range []struct {
 		o, t specs.LinuxSeccompArg
 		want bool
