@@ -50,11 +50,26 @@ func (l *Logger) logOnly(level string, msgs ...string) {
 	}
 	if l.Path == "" {
 		if err := os.MkdirAll(stateDir(), 0o700); err == nil {
-			(&Logger{Path: filepath.Join(stateDir(), "runh.log"), Format: "json"}).write(level, msgs...)
+			own := filepath.Join(stateDir(), "runh.log")
+			rotate(own)
+			(&Logger{Path: own, Format: "json"}).write(level, msgs...)
 		}
 		return
 	}
 	l.write(level, msgs...)
+}
+
+// ownLogMax caps runh's own log. It lives under /run, a tmpfs (memory) on
+// most hosts, and the compat profile logs a warning for every container
+// it would refuse: unbounded, it grew to 4 MB in a day of tests here.
+const ownLogMax = 1 << 20
+
+// rotate moves path to path.1 (replacing the older one) once it has
+// reached ownLogMax, so at most two files of about that size are kept.
+func rotate(path string) {
+	if fi, err := os.Stat(path); err == nil && fi.Size() >= ownLogMax {
+		os.Rename(path, path+".1")
+	}
 }
 
 func (l *Logger) write(level string, msgs ...string) {

@@ -2,6 +2,9 @@ package runtime
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -21,5 +24,30 @@ func TestFormatLine(t *testing.T) {
 	}
 	if s := quoteIfNeeded("plain-word"); s != "plain-word" {
 		t.Fatalf("quoted %q", s)
+	}
+}
+
+// runh's own log (no --log) must not grow without bound under /run.
+func TestOwnLogRotates(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("RUNH_STATE_DIR", dir)
+	own := filepath.Join(dir, "runh.log")
+	l := &Logger{}
+	l.Warn("first")
+	if err := os.Truncate(own, ownLogMax); err != nil {
+		t.Fatal(err)
+	}
+	l.Warn("after the cap")
+	cur, err := os.ReadFile(own)
+	if err != nil || !strings.Contains(string(cur), "after the cap") || len(cur) > 1024 {
+		t.Fatalf("current log: %d bytes, %v", len(cur), err)
+	}
+	old, err := os.Stat(own + ".1")
+	if err != nil || old.Size() != ownLogMax {
+		t.Fatalf("rotated log: %v %v", old, err)
+	}
+	l.Warn("below the cap")
+	if cur, _ := os.ReadFile(own); !strings.Contains(string(cur), "below the cap") || !strings.Contains(string(cur), "after the cap") {
+		t.Fatalf("rotated below the cap: %q", cur)
 	}
 }

@@ -53,7 +53,8 @@ func newFake(t *testing.T) *fake {
 	t.Helper()
 	f := &fake{t: t, dir: t.TempDir(), bundle: t.TempDir()}
 	runc, _ := filepath.Abs("../testdata/fakerunc.sh")
-	f.env = append(os.Environ(), "RUNH_RUNC="+runc, "FAKERUNC_DIR="+f.dir)
+	// Its own state dir: runh.log and the filter cache stay out of /run/runh.
+	f.env = append(os.Environ(), "RUNH_RUNC="+runc, "FAKERUNC_DIR="+f.dir, "RUNH_STATE_DIR="+filepath.Join(f.dir, "state"))
 	os.MkdirAll(filepath.Join(f.bundle, "rootfs", "dev"), 0o755)
 	return f
 }
