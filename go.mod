@@ -3,7 +3,6 @@ module github.com/runh-dev/runh
 go 1.26.0
 
 require (
-	github.com/containerd/cgroups/v3 v3.1.3
 	github.com/docker/go-units v0.5.0
 	github.com/mailru/easyjson v0.9.2
 	github.com/moby/profiles/seccomp v0.3.0

@@ -11,8 +11,8 @@ import (
 	"strings"
 	"sync"
 
-	cgroups "github.com/containerd/cgroups/v3"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/runh-dev/runh/sandbox"
 )
@@ -232,7 +232,7 @@ func readProcCgroup(pid int) (*procCgroup, error) {
 func (cg *procCgroup) limit(controller string) (int64, error) {
 	var file string
 	switch v1Path := cg.v1[controller]; {
-	case v1Path != "" && cgroups.Mode() != cgroups.Unified:
+	case v1Path != "" && cgroupMode() != cgroupUnified:
 		dir, err := cg.v1Dir(controller, v1Path)
 		if err != nil {
 			return 0, err
@@ -244,7 +244,7 @@ func (cg *procCgroup) limit(controller string) (int64, error) {
 		file = filepath.Join(dir, name)
 	case cg.found2:
 		file = filepath.Join("/sys/fs/cgroup", cg.v2, controller+".max")
-		if cgroups.Mode() == cgroups.Hybrid {
+		if cgroupMode() == cgroupHybrid {
 			file = filepath.Join("/sys/fs/cgroup/unified", cg.v2, controller+".max")
 		}
 	default:
@@ -268,6 +268,28 @@ func (cg *procCgroup) limit(controller string) (int64, error) {
 	}
 	return v, nil
 }
+
+// The host's cgroup layout, as runc and containerd's cgroups.Mode tell it:
+// cgroup2 at /sys/fs/cgroup is unified; cgroup2 at /sys/fs/cgroup/unified
+// (under v1 controllers) is hybrid, as on this project's test machines.
+const (
+	cgroupLegacy = iota
+	cgroupHybrid
+	cgroupUnified
+)
+
+// cgroupMode is two statfs calls; it replaces containerd's cgroups module,
+// whose package init and dependencies cost every runh-core start.
+var cgroupMode = sync.OnceValue(func() int {
+	var st unix.Statfs_t
+	if unix.Statfs("/sys/fs/cgroup", &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC {
+		return cgroupUnified
+	}
+	if unix.Statfs("/sys/fs/cgroup/unified", &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC {
+		return cgroupHybrid
+	}
+	return cgroupLegacy
+})
 
 // v1Dir finds the process's cgroup directory in a v1 hierarchy. The usual
 // mount point, /sys/fs/cgroup/<controller>, is taken when the process is in

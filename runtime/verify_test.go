@@ -3,6 +3,8 @@ package runtime
 import (
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -84,4 +86,29 @@ func TestV1DirAgreesWithMountinfo(t *testing.T) {
 		checked++
 	}
 	t.Logf("checked %d v1 controllers", checked)
+}
+
+// cgroupMode agrees with the mount table: where cgroup2 is mounted.
+func TestCgroupModeMatchesMounts(t *testing.T) {
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Skip(err)
+	}
+	cg2 := map[string]bool{}
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if sep := slices.Index(f, "-"); sep > 4 && sep+1 < len(f) && f[sep+1] == "cgroup2" {
+			cg2[f[4]] = true
+		}
+	}
+	want := cgroupLegacy
+	if cg2["/sys/fs/cgroup"] {
+		want = cgroupUnified
+	} else if cg2["/sys/fs/cgroup/unified"] {
+		want = cgroupHybrid
+	}
+	if got := cgroupMode(); got != want {
+		t.Fatalf("cgroupMode %d, the mount table says %d", got, want)
+	}
+	t.Logf("cgroup mode %d (0 legacy, 1 hybrid, 2 unified)", want)
 }
