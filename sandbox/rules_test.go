@@ -560,8 +560,8 @@ func TestRuleSeccompFastPath(t *testing.T) {
 		s.Mounts[n-2].Source != e.Host.SeccompInit || s.Mounts[n-1].Destination != FilterPath {
 		t.Fatalf("fast path not applied: args %v mounts %+v", s.Process.Args, s.Mounts[n-2:])
 	}
-	_, bpf, _ := seccomp.Precompiled(runtime.GOARCH)
-	if got, _ := os.ReadFile(s.Mounts[n-1].Source); !bytes.Equal(got, bpf) {
+	pre, _ := seccomp.Precompiled(runtime.GOARCH)
+	if got, _ := os.ReadFile(s.Mounts[n-1].Source); !bytes.Equal(got, pre.BPF) {
 		t.Fatal("cached filter differs from the precompiled one")
 	}
 	if err := CheckSeccomp.Verify(e, s); err != nil {

@@ -2,8 +2,6 @@ package sandbox
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -39,13 +37,13 @@ func resolveSeccomp(pol *Policy, s *specs.Spec) (*specs.LinuxSeccomp, error) {
 
 // precompiledFor returns the precompiled filter for resolved, if runh ships
 // one for exactly that profile.
-func precompiledFor(resolved *specs.LinuxSeccomp) ([]byte, bool) {
-	want, bpf, ok := seccomp.Precompiled(goruntime.GOARCH)
+func precompiledFor(resolved *specs.LinuxSeccomp) (seccomp.Filter, bool) {
+	f, ok := seccomp.Precompiled(goruntime.GOARCH)
 	if !ok {
-		return nil, false
+		return seccomp.Filter{}, false
 	}
 	canon, err := seccomp.Canonical(resolved)
-	return bpf, err == nil && bytes.Equal(canon, want)
+	return f, err == nil && bytes.Equal(canon, f.Profile)
 }
 
 // RuleSeccomp applies the profile's seccomp allowlist, whatever the client
@@ -85,10 +83,10 @@ var RuleSeccomp = Rule{
 		// Kubernetes Localhost profile, say) is kept and runh's is stacked
 		// on it: runh only ever tightens.
 		stack := !seccomp.Covers(l.Seccomp, resolved)
-		bpf, fast := precompiledFor(resolved)
+		pre, fast := precompiledFor(resolved)
 		fast = fast && e.Host != nil && e.Host.SeccompInit != "" && e.Host.SeccompCache != ""
 		if fast {
-			filter, err := EnsureFilter(e.Host.SeccompCache, bpf)
+			filter, err := EnsureFilter(e.Host.SeccompCache, pre)
 			if err != nil {
 				// The slow path is just as safe; say why it was taken.
 				e.changed("linux.seccomp", "precompiled filter unavailable (%v): runc compiles the profile", err)
@@ -207,11 +205,14 @@ var RuleSeccompExec = Rule{
 	},
 }
 
-// EnsureFilter stores bpf in dir under the hash of its content, once, and
-// returns its path. The file is written atomically and is read-only.
-func EnsureFilter(dir string, bpf []byte) (string, error) {
-	sum := sha256.Sum256(bpf)
-	path := filepath.Join(dir, hex.EncodeToString(sum[:])+".bpf")
+// EnsureFilter stores f's BPF in dir under the hash of its content, once,
+// and returns its path. The file is written atomically and is read-only.
+func EnsureFilter(dir string, f seccomp.Filter) (string, error) {
+	bpf := f.BPF
+	if len(f.SHA256) != 64 || strings.Trim(f.SHA256, "0123456789abcdef") != "" {
+		return "", fmt.Errorf("precompiled filter digest %q is not a SHA-256", f.SHA256)
+	}
+	path := filepath.Join(dir, f.SHA256+".bpf")
 	if have, err := os.ReadFile(path); err == nil && bytes.Equal(have, bpf) {
 		return path, nil
 	}
@@ -270,7 +271,7 @@ var CheckSeccomp = Check{
 			return deny("linux.seccomp", "no precompiled filter for this profile")
 		}
 		have, err := os.ReadFile(s.Mounts[n-1].Source)
-		if err != nil && !errors.Is(err, fs.ErrNotExist) || !bytes.Equal(have, want) {
+		if err != nil && !errors.Is(err, fs.ErrNotExist) || !bytes.Equal(have, want.BPF) {
 			return deny("mounts", "the filter %s is not this profile's precompiled filter", s.Mounts[n-1].Source)
 		}
 		return nil

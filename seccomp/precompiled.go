@@ -4,6 +4,7 @@ import (
 	"embed"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -17,13 +18,25 @@ var PrecompiledArches = []string{"amd64", "arm64", "arm"}
 //go:embed default.json bpf
 var generated embed.FS
 
-// Precompiled returns the filter compiled ahead of time for goarch and the
-// canonical form of the resolved profile it was compiled from. ok is false
-// for an architecture without one.
-func Precompiled(goarch string) (profile, bpf []byte, ok bool) {
+// Filter is a filter compiled ahead of time.
+type Filter struct {
+	// Profile is the canonical form of the resolved profile it was
+	// compiled from.
+	Profile []byte
+	BPF     []byte
+	// SHA256 is the hex digest of BPF, computed by go generate: runh-core
+	// links no crypto (crypto/sha256's package inits alone cost ~0.07 ms
+	// per start).
+	SHA256 string
+}
+
+// Precompiled returns the filter compiled ahead of time for goarch. ok is
+// false for an architecture without one.
+func Precompiled(goarch string) (f Filter, ok bool) {
 	profile, err1 := generated.ReadFile("bpf/" + goarch + ".json")
 	bpf, err2 := generated.ReadFile("bpf/" + goarch + ".bpf")
-	return profile, bpf, err1 == nil && err2 == nil
+	sum, err3 := generated.ReadFile("bpf/" + goarch + ".bpf.sha256")
+	return Filter{profile, bpf, strings.TrimSpace(string(sum))}, err1 == nil && err2 == nil && err3 == nil
 }
 
 // Committed returns a generated file as committed, by its name in this
@@ -37,11 +50,11 @@ func Committed(name string) ([]byte, error) { return generated.ReadFile(name) }
 func Canonical(p *specs.LinuxSeccomp) ([]byte, error) { return specjson.EncodeSeccompCanonical(p) }
 
 // Generate renders every generated file by its name in this package:
-// default.json, and for each precompiled architecture the resolved profile
-// and its BPF. compile turns a resolved profile into BPF; it lives in
-// seccomp/compile because it needs cgo and libseccomp, which runh itself
-// does not link.
-func Generate(compile func(*specs.LinuxSeccomp) ([]byte, error)) (map[string][]byte, error) {
+// default.json, and for each precompiled architecture the resolved profile,
+// its BPF and the BPF's SHA-256. compile turns a resolved profile into BPF
+// and its hex digest; it lives in seccomp/compile because it needs cgo and
+// libseccomp, which runh itself does not link.
+func Generate(compile func(*specs.LinuxSeccomp) (bpf []byte, sha256 string, err error)) (map[string][]byte, error) {
 	files := map[string][]byte{}
 	def, err := json.MarshalIndent(Default(), "", "\t")
 	if err != nil {
@@ -60,12 +73,13 @@ func Generate(compile func(*specs.LinuxSeccomp) ([]byte, error)) (map[string][]b
 		if err != nil {
 			return nil, err
 		}
-		bpf, err := compile(p)
+		bpf, sum, err := compile(p)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", arch, err)
 		}
 		files["bpf/"+arch+".json"] = canon
 		files["bpf/"+arch+".bpf"] = bpf
+		files["bpf/"+arch+".bpf.sha256"] = []byte(sum + "\n")
 	}
 	return files, nil
 }

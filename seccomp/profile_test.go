@@ -1,6 +1,8 @@
 package seccomp
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"slices"
 	"testing"
@@ -149,12 +151,15 @@ func TestResolveConditions(t *testing.T) {
 
 func TestPrecompiledMatchesResolution(t *testing.T) {
 	for _, arch := range PrecompiledArches {
-		profile, bpf, ok := Precompiled(arch)
-		if !ok || len(bpf) == 0 || len(bpf)%8 != 0 {
+		f, ok := Precompiled(arch)
+		if !ok || len(f.BPF) == 0 || len(f.BPF)%8 != 0 {
 			t.Fatalf("%s: no precompiled filter", arch)
 		}
+		if sum := sha256.Sum256(f.BPF); f.SHA256 != hex.EncodeToString(sum[:]) {
+			t.Fatalf("%s: the committed digest is not the filter's: run go generate ./seccomp", arch)
+		}
 		canon, _ := Canonical(resolve(t, Options{GOARCH: arch}))
-		if string(canon) != string(profile) {
+		if string(canon) != string(f.Profile) {
 			t.Fatalf("%s: committed profile differs from the Go data: run go generate ./seccomp", arch)
 		}
 	}

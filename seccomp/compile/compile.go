@@ -6,7 +6,9 @@
 package compile
 
 import (
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +16,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	libseccomp "github.com/seccomp/libseccomp-golang"
+
+	"github.com/runh-dev/runh/seccomp"
 )
 
 // ErrCompile is wrapped by every profile libseccomp cannot compile.
@@ -74,6 +78,20 @@ type Program struct {
 	Skipped []string
 	// Instructions counts BPF instructions, the stub included.
 	Instructions int
+	// SHA256 is the hex digest of BPF.
+	SHA256 string
+}
+
+// Generate renders seccomp's generated files with this compiler (go
+// generate, and the test that they are up to date).
+func Generate() (map[string][]byte, error) {
+	return seccomp.Generate(func(p *specs.LinuxSeccomp) ([]byte, string, error) {
+		prog, err := Compile(p)
+		if err != nil {
+			return nil, "", err
+		}
+		return prog.BPF, prog.SHA256, nil
+	})
 }
 
 // Compile builds p into a BPF program. Every architecture of p must be
@@ -169,6 +187,8 @@ func compile(p *specs.LinuxSeccomp, optimize int) (*Program, error) {
 	stub := enosysStub(infos, maxNr)
 	prog.BPF = append(stub, raw...)
 	prog.Instructions = len(prog.BPF) / 8
+	sum := sha256.Sum256(prog.BPF)
+	prog.SHA256 = hex.EncodeToString(sum[:])
 	if prog.Instructions > 4096 {
 		return nil, fmt.Errorf("%w: %d instructions, more than the kernel's 4096", ErrCompile, prog.Instructions)
 	}

@@ -19,13 +19,7 @@ import (
 // TestGeneratedUpToDate fails when default.json or a precompiled filter is
 // not what the Go profile and this libseccomp produce.
 func TestGeneratedUpToDate(t *testing.T) {
-	files, err := seccomp.Generate(func(p *specs.LinuxSeccomp) ([]byte, error) {
-		prog, err := Compile(p)
-		if err != nil {
-			return nil, err
-		}
-		return prog.BPF, nil
-	})
+	files, err := Generate()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +82,8 @@ func TestFilterChild(t *testing.T) {
 	if os.Getenv("RUNH_FILTER_CHILD") != "1" {
 		t.Skip("runs only as TestFilterBehaviour's child")
 	}
-	_, bpf, _ := seccomp.Precompiled("amd64")
+	f, _ := seccomp.Precompiled("amd64")
+	bpf := f.BPF
 	runtime.LockOSThread()
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 // Command gen writes seccomp/default.json from the Go profile, and the
 // precompiled filters under seccomp/bpf/: for each supported architecture,
-// the resolved profile (ARCH.json) and its BPF program (ARCH.bpf). It runs
+// the resolved profile (ARCH.json), its BPF program (ARCH.bpf) and the
+// program's SHA-256 (ARCH.bpf.sha256). It runs
 // from `go generate ./seccomp`.
 package main
 
@@ -9,20 +10,11 @@ import (
 	"os"
 	"path/filepath"
 
-	specs "github.com/opencontainers/runtime-spec/specs-go"
-
-	"github.com/runh-dev/runh/seccomp"
 	"github.com/runh-dev/runh/seccomp/compile"
 )
 
 func main() {
-	files, err := seccomp.Generate(func(p *specs.LinuxSeccomp) ([]byte, error) {
-		prog, err := compile.Compile(p)
-		if err != nil {
-			return nil, err
-		}
-		return prog.BPF, nil
-	})
+	files, err := compile.Generate()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "gen:", err)
 		os.Exit(1)
