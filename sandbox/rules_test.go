@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"runtime"
 	"slices"
+	"strings"
 	"testing"
 
 	mseccomp "github.com/moby/profiles/seccomp"
@@ -692,5 +693,36 @@ func TestUnderFDTableMatchesPattern(t *testing.T) {
 	walk("", 0)
 	if n < 100000 {
 		t.Fatalf("only %d paths", n)
+	}
+}
+
+func TestEnsureFilter(t *testing.T) {
+	pre, ok := seccomp.Precompiled(runtime.GOARCH)
+	if !ok {
+		t.Skip("no precompiled filter for", runtime.GOARCH)
+	}
+	dir := t.TempDir()
+	path, err := EnsureFilter(dir, pre)
+	if err != nil || path != filepath.Join(dir, pre.SHA256+".bpf") {
+		t.Fatalf("path %q err %v", path, err)
+	}
+	if got, _ := os.ReadFile(path); !bytes.Equal(got, pre.BPF) {
+		t.Fatal("cached filter differs")
+	}
+	// A stale or damaged file under the name is replaced.
+	os.Chmod(path, 0o644)
+	os.WriteFile(path, []byte("junk"), 0o644)
+	if _, err := EnsureFilter(dir, pre); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(path); !bytes.Equal(got, pre.BPF) {
+		t.Fatal("damaged cache file kept")
+	}
+	for _, bad := range []string{"", "../../etc/x", strings.Repeat("A", 64), strings.Repeat("a", 63)} {
+		f := pre
+		f.SHA256 = bad
+		if _, err := EnsureFilter(dir, f); err == nil {
+			t.Errorf("digest %q accepted", bad)
+		}
 	}
 }
