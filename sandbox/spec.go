@@ -103,7 +103,8 @@ func SaveAtomic(path string, data []byte) error {
 // the old file or the new one, never a partial one (rename). A power cut is
 // no new risk: the engine wrote the file runh replaces moments before
 // without fsync (containerd 2.4: os.WriteFile; runc saves its own state.json
-// by rename, also without fsync), and a bundle does not outlive a reboot.
+// by rename, also without fsync), and engines write config.json anew for
+// every container they create or restart.
 func SaveBundleConfig(path string, data []byte) error {
 	return save(path, data, false)
 }
