@@ -49,11 +49,14 @@ func DecodeProcess(data []byte) (*specs.Process, error) {
 // "CPU" for "cpu", as runc's own tests write it), and on input where the
 // two are known to part ways: bytes that are not UTF-8 (encoding/json turns
 // them into U+FFFD, easyjson keeps them, and runh must check the strings
-// runc will see) and control characters inside a string (encoding/json
-// refuses them). So runh accepts exactly what encoding/json, and runc,
-// accept; the fuzz test looks for any other difference.
+// runc will see) and anything encoding/json's own syntax check refuses,
+// which easyjson's lexer lets through: control characters inside a
+// string, numbers such as 00 (found by FuzzCodec). json.Valid is that
+// check, the scanner encoding/json runs before every decode, without
+// reflection. So runh accepts exactly what encoding/json, and runc, accept;
+// the fuzz test looks for any other difference.
 func fastDecode(data []byte, v unmarshaler) bool {
-	if !utf8.Valid(data) || controlInString(data) {
+	if !utf8.Valid(data) || !json.Valid(data) {
 		return false
 	}
 	l := jlexer.Lexer{Data: data}
@@ -77,26 +80,6 @@ func encode(v marshaler, isNil bool) ([]byte, error) {
 type marshaler interface{ MarshalEasyJSON(w *writer) }
 
 type unmarshaler interface{ UnmarshalEasyJSON(l *jlexer.Lexer) }
-
-// controlInString reports a byte below 0x20 inside a JSON string literal.
-func controlInString(data []byte) bool {
-	in, escaped := false, false
-	for _, c := range data {
-		switch {
-		case !in:
-			in = c == '"'
-		case escaped:
-			escaped = false
-		case c == '\\':
-			escaped = true
-		case c == '"':
-			in = false
-		case c < 0x20:
-			return true
-		}
-	}
-	return false
-}
 
 // Strict decodes one JSON document into v with encoding/json, refusing
 // unknown fields and trailing data: runh's rule for the small documents it

@@ -229,6 +229,9 @@ func FuzzCodec(f *testing.F) {
 		`{"process":{"terminal":"true"}}`,
 		`{"mounts":[{"destination":"/a","options":null}],"mounts":[]}`,
 		` {"ociVersion" : "1.0.0" } ` + "\n",
+		// easyjson's lexer reads 00 as a number; encoding/json refuses it.
+		`{"process":{"rlimits":[{"type":"RLIMIT_NOFILE","hard":00,"soft":0}]}}`,
+		`{"process":{"user":{"uid":-0,"gid":1.0e0}}}`,
 		// runc's update.bats writes "CPU"; encoding/json (runc) matches
 		// keys in any letter case.
 		`{"ociVersion":"1.0.0","linux":{"resources":{"CPU":{"cpus":"0"}}},"Process":{"Cwd":"/"}}`,
