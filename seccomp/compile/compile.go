@@ -100,7 +100,7 @@ func Generate() (map[string][]byte, error) {
 // The syscalls are sorted into a binary tree (libseccomp's optimize level
 // 2) rather than runc's list, where a syscall is compared with every rule
 // before it. Same decisions (TestTreeMatchesList proves it on every
-// syscall number), but the kernel installs the filter in ~90 us instead of
+// syscall number), but the kernel installs the filter in ~100 us instead of
 // ~260 us here, in every container and every exec: on install it runs the
 // filter once per syscall number to build its allow cache. Each syscall the
 // cache does not settle walks ~9 comparisons instead of up to ~300.
