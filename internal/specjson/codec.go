@@ -53,15 +53,62 @@ func DecodeProcess(data []byte) (*specs.Process, error) {
 // which easyjson's lexer lets through: control characters inside a
 // string, numbers such as 00 (found by FuzzCodec). json.Valid is that
 // check, the scanner encoding/json runs before every decode, without
-// reflection. So runh accepts exactly what encoding/json, and runc, accept;
-// the fuzz test looks for any other difference.
+// reflection. A key repeated within an object goes to encoding/json too:
+// encoding/json decodes a repeated array into the elements of the first
+// (fields the second leaves out keep their values), easyjson into new ones
+// (found by FuzzCodec). So runh accepts exactly what encoding/json, and
+// runc, accept, and reads it the same way; the fuzz test looks for any
+// other difference.
 func fastDecode(data []byte, v unmarshaler) bool {
-	if !utf8.Valid(data) || !json.Valid(data) {
+	if !utf8.Valid(data) || !json.Valid(data) || repeatedKey(data) {
 		return false
 	}
 	l := jlexer.Lexer{Data: data}
 	v.UnmarshalEasyJSON(&l)
 	return l.Error() == nil
+}
+
+// repeatedKey reports a key that occurs twice in one object of data, which
+// must be valid JSON. A key with an escape counts as repeated: comparing
+// it would need unescaping, and such keys do not occur in real configs.
+func repeatedKey(data []byte) bool {
+	var stack [][][]byte // the keys seen so far in each open object
+	for i := 0; i < len(data); i++ {
+		switch data[i] {
+		case '{':
+			stack = append(stack, nil)
+		case '}':
+			stack = stack[:len(stack)-1]
+		case '"':
+			start, escaped := i+1, false
+			for i++; data[i] != '"'; i++ {
+				if data[i] == '\\' {
+					escaped = true
+					i++
+				}
+			}
+			// A key is a string followed by a colon.
+			j := i + 1
+			for j < len(data) && (data[j] == ' ' || data[j] == '\t' || data[j] == '\n' || data[j] == '\r') {
+				j++
+			}
+			if j == len(data) || data[j] != ':' {
+				continue
+			}
+			if escaped {
+				return true
+			}
+			key := data[start:i]
+			keys := stack[len(stack)-1]
+			for _, k := range keys {
+				if bytes.Equal(k, key) {
+					return true
+				}
+			}
+			stack[len(stack)-1] = append(keys, key)
+		}
+	}
+	return false
 }
 
 func encode(v marshaler, isNil bool) ([]byte, error) {

@@ -232,6 +232,9 @@ func FuzzCodec(f *testing.F) {
 		// easyjson's lexer reads 00 as a number; encoding/json refuses it.
 		`{"process":{"rlimits":[{"type":"RLIMIT_NOFILE","hard":00,"soft":0}]}}`,
 		`{"process":{"user":{"uid":-0,"gid":1.0e0}}}`,
+		// encoding/json decodes a repeated array into the first one's
+		// elements: the last args keeps value 1.
+		`{"linux":{"seccomp":{"syscalls":[{"args":[{"index":0,"value":1}],"args":[{"index":0}]}]}}}`,
 		// runc's update.bats writes "CPU"; encoding/json (runc) matches
 		// keys in any letter case.
 		`{"ociVersion":"1.0.0","linux":{"resources":{"CPU":{"cpus":"0"}}},"Process":{"Cwd":"/"}}`,
@@ -268,6 +271,27 @@ func TestWriterStringMatchesEncodingJSON(t *testing.T) {
 			if got := string(w.buf) + "\n"; got != want.String() {
 				t.Fatalf("String(%q, noEscapeHTML %v) = %s, encoding/json writes %s", s, noEscape, got, want.String())
 			}
+		}
+	}
+}
+
+func TestRepeatedKey(t *testing.T) {
+	for _, tc := range []struct {
+		doc  string
+		want bool
+	}{
+		{`{}`, false},
+		{`{"a":1,"b":{"a":2},"c":[{"a":3},{"a":4}]}`, false},
+		{`{"a":1,"a":2}`, true},
+		{`{"a" : 1, "b":2, "a" :3}`, true},
+		{`{"x":{"args":[],"args":[]}}`, true},
+		{`{"a":"a:","b":"{\"a\":1}","c":"a"}`, false},
+		{`{"a\u0062":1}`, true}, // escaped keys are not compared: counted as repeated
+		{`["a","a"]`, false},
+		{`{"a":["b","b"],"c":{"d":"e"},"f":{"d":"e"}}`, false},
+	} {
+		if got := repeatedKey([]byte(tc.doc)); got != tc.want {
+			t.Errorf("repeatedKey(%s) = %v, want %v", tc.doc, got, tc.want)
 		}
 	}
 }
