@@ -119,6 +119,14 @@ func seccompData(nr, arch uint32, args [6]uint64) []byte {
 	return b
 }
 
+// The opcodes libseccomp emits besides the stub's (compile.go).
+const (
+	bpfAndK  = 0x54 // BPF_ALU | BPF_AND | BPF_K
+	bpfJa    = 0x05 // BPF_JMP | BPF_JA
+	bpfJgeK  = 0x35 // BPF_JMP | BPF_JGE | BPF_K
+	bpfJsetK = 0x45 // BPF_JMP | BPF_JSET | BPF_K
+)
+
 // runBPF interprets the classic BPF that libseccomp emits (absolute word
 // loads, AND, jumps on constants, returns) and refuses anything else.
 func runBPF(prog, data []byte) (uint32, error) {
@@ -140,24 +148,24 @@ func runBPF(prog, data []byte) (uint32, error) {
 			}
 		}
 		switch code {
-		case 0x20: // ld [k]
+		case bpfLdWAbs:
 			if k%4 != 0 || int(k)+4 > len(data) {
 				return 0, fmt.Errorf("load at %d", k)
 			}
 			a = binary.LittleEndian.Uint32(data[k:])
-		case 0x54: // and #k
+		case bpfAndK:
 			a &= k
-		case 0x05: // ja
+		case bpfJa:
 			pc += int(k)
-		case 0x15: // jeq #k
+		case bpfJeqK:
 			jump(a == k)
-		case 0x25: // jgt #k
+		case bpfJgtK:
 			jump(a > k)
-		case 0x35: // jge #k
+		case bpfJgeK:
 			jump(a >= k)
-		case 0x45: // jset #k
+		case bpfJsetK:
 			jump(a&k != 0)
-		case 0x06: // ret #k
+		case bpfRetK:
 			return k, nil
 		default:
 			return 0, fmt.Errorf("opcode %#x at %d", code, pc)
