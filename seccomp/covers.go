@@ -42,12 +42,20 @@ func Covers(client, ours *specs.LinuxSeccomp) bool {
 	return true
 }
 
-// rulesByName indexes a profile's rules by the syscalls they name.
-func rulesByName(p *specs.LinuxSeccomp) map[string][]specs.LinuxSyscall {
-	rules := map[string][]specs.LinuxSyscall{}
+// rulesByName indexes a profile's rules by the syscalls they name. It runs
+// on every create whose client sent a profile (Docker's and containerd's
+// name ~370 syscalls): pointers and a presized map keep it to a few
+// allocations instead of a copy of the rule per name (~70 KB).
+func rulesByName(p *specs.LinuxSeccomp) map[string][]*specs.LinuxSyscall {
+	n := 0
 	for _, r := range p.Syscalls {
-		for _, n := range r.Names {
-			rules[n] = append(rules[n], r)
+		n += len(r.Names)
+	}
+	rules := make(map[string][]*specs.LinuxSyscall, n)
+	for i := range p.Syscalls {
+		r := &p.Syscalls[i]
+		for _, name := range r.Names {
+			rules[name] = append(rules[name], r)
 		}
 	}
 	return rules
@@ -57,7 +65,7 @@ func allows(a specs.LinuxSeccompAction) bool {
 	return a == specs.ActAllow || a == specs.ActLog
 }
 
-func covered(client []specs.LinuxSyscall, ours []specs.LinuxSeccompArg, defaultAllows bool) bool {
+func covered(client []*specs.LinuxSyscall, ours []specs.LinuxSeccompArg, defaultAllows bool) bool {
 	if len(client) == 0 {
 		return defaultAllows
 	}
