@@ -31,7 +31,23 @@ mkdir -p "$OUT"
 SOCK=$R/containerd.sock
 crictl() { "$top/bin/crictl" --runtime-endpoint "unix://$SOCK" --image-endpoint "unix://$SOCK" "$@"; }
 pids=()
-unmount_run() { awk -v r="$R/" 'index($5, r) == 1 {print $5}' /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l 2>/dev/null; }
+unmount_under() { awk -v r="$1/" 'index($5, r) == 1 {print $5}' /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l 2>/dev/null; }
+unmount_run() { unmount_under "$R"; }
+# critest's mount-propagation tests bind-mount /tmp/test<pod id><n>/mnt on
+# the host. When the runtime refuses the container (runh restricted refuses
+# shared propagation), their cleanup stops at its first unmount, of a mount
+# the container would have made, and leaves the bind mount and the
+# directory behind; a refused pod-log test leaves /tmp/podLogTest<n>.
+# Remove the ones made during this run, and a directory only once nothing
+# is mounted under it.
+marker=$(mktemp)
+remove_critest_tmp() {
+	local d
+	for d in $(find /tmp -maxdepth 1 -type d -regextype posix-extended -regex '/tmp/(test[0-9a-f]{64}|podLogTest)[0-9]+' -newer "$marker"); do
+		unmount_under "$d"
+		awk -v r="$d/" 'index($5, r) == 1 {f = 1} END {exit f}' /proc/self/mountinfo && rm -rf "$d"
+	done
+}
 cleanup() {
 	[ -S "$SOCK" ] && crictl rmp -fa >/dev/null 2>&1
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
@@ -42,6 +58,8 @@ cleanup() {
 		kill -9 "$p" 2>/dev/null
 	done
 	unmount_run
+	remove_critest_tmp
+	rm -f "$marker"
 	ip link del runhcri0 2>/dev/null
 	# Empty pod cgroups containerd left (rmdir refuses busy ones).
 	find /sys/fs/cgroup/*/k8s.io /sys/fs/cgroup/k8s.io -depth -type d -exec rmdir {} + 2>/dev/null
