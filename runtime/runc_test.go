@@ -30,10 +30,16 @@ func TestRunRuncExitCodes(t *testing.T) {
 	}
 }
 
+// HelperPidFileEnv makes the test binary TestRuncDiesWithRunh's helper: it
+// names the file the helper's "runc" writes its pid to. Exported for
+// runh_test.go's TestMain (package runtime_test), which skips its build of
+// runh in the helper.
+const HelperPidFileEnv = "RUNH_TEST_RUNRUNC_PIDFILE"
+
 // TestHelperRunRunc is the runh of TestRuncDiesWithRunh: it starts a
 // "runc" that records its pid and waits.
 func TestHelperRunRunc(t *testing.T) {
-	pidFile := os.Getenv("RUNH_TEST_RUNRUNC_PIDFILE")
+	pidFile := os.Getenv(HelperPidFileEnv)
 	if pidFile == "" {
 		t.Skip("helper process only")
 	}
@@ -46,7 +52,7 @@ func TestHelperRunRunc(t *testing.T) {
 func TestRuncDiesWithRunh(t *testing.T) {
 	pidFile := filepath.Join(t.TempDir(), "runc.pid")
 	helper := exec.Command(os.Args[0], "-test.run=^TestHelperRunRunc$")
-	helper.Env = append(os.Environ(), "RUNH_TEST_RUNRUNC_PIDFILE="+pidFile)
+	helper.Env = append(os.Environ(), HelperPidFileEnv+"="+pidFile)
 	if err := helper.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/runh-dev/runh/runtime"
 )
 
 // These tests run the built runh against testdata/fakerunc.sh, which
@@ -30,7 +32,7 @@ func TestMain(m *testing.M) {
 	}
 	// Nor does TestRuncDiesWithRunh's helper, which is killed: it would
 	// leave its build in /tmp (5.7 MB a run).
-	if os.Getenv("RUNH_TEST_RUNRUNC_PIDFILE") != "" {
+	if os.Getenv(runtime.HelperPidFileEnv) != "" {
 		os.Exit(m.Run())
 	}
 	dir, err := os.MkdirTemp("", "runh-test")
