@@ -16,15 +16,16 @@ import (
 // stateDir is runh's own state: the precompiled filter cache. It lives on
 // /run, a tmpfs, so it is per boot, like the kernel the filters run on.
 func stateDir() string {
-	if d := os.Getenv("RUNH_STATE_DIR"); d != "" {
+	if d := envOverride("RUNH_STATE_DIR"); d != "" {
 		return d
 	}
 	return "/run/runh"
 }
 
-// findInit locates runh-init: $RUNH_INIT, else next to runh's own binary.
+// findInit locates runh-init next to runh's own binary (test builds: also
+// $RUNH_INIT, see envhooks.go).
 func findInit() (string, error) {
-	p := os.Getenv("RUNH_INIT")
+	p := envOverride("RUNH_INIT")
 	if p == "" {
 		exe, err := os.Executable()
 		if err != nil {

@@ -31,7 +31,7 @@ func frontDir(t *testing.T) (dir, record string) {
 	cc, err := exec.LookPath("musl-gcc")
 	testenv.Require(t, err == nil, "musl-gcc to build runtime/front/runh.c as the Makefile does", "apt-get install musl-tools")
 	dir = t.TempDir()
-	if out, err := exec.Command(cc, "-static", "-O2", "-Wall", "-Wextra", "-Werror", "-o", filepath.Join(dir, "runh"), "front/runh.c").CombinedOutput(); err != nil {
+	if out, err := exec.Command(cc, "-DRUNH_TEST", "-static", "-O2", "-Wall", "-Wextra", "-Werror", "-o", filepath.Join(dir, "runh"), "front/runh.c").CombinedOutput(); err != nil {
 		t.Fatalf("build the front: %v\n%s", err, out)
 	}
 	record = filepath.Join(dir, "record")

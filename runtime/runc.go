@@ -55,10 +55,11 @@ func runhPath() (string, error) {
 	return filepath.EvalSymlinks(exe)
 }
 
-// FindRunc locates the real runc: $RUNH_RUNC, then the configured path (by
-// default runc next to runh's binary: engines such as Podman do not pass
-// their environment to every runtime call), then `runc` on PATH. runh's own
-// binary is always skipped, so installing runh as `runc` cannot loop.
+// FindRunc locates the real runc: the configured path, else runc next to
+// runh's binary (engines such as Podman do not pass their environment to
+// every runtime call), else runc in the system's binary directories
+// (runcDirs). runh's own binary is always skipped, so installing runh as
+// `runc` cannot loop. Test builds also honour $RUNH_RUNC (envhooks).
 func FindRunc(cfg Config) (string, error) {
 	self, _ := os.Stat("/proc/self/exe")
 	var front os.FileInfo
@@ -78,7 +79,7 @@ func FindRunc(cfg Config) (string, error) {
 		}
 		return nil
 	}
-	if p := os.Getenv("RUNH_RUNC"); p != "" {
+	if p := envOverride("RUNH_RUNC"); p != "" {
 		if err := usable(p); err != nil {
 			return "", fmt.Errorf("%w: RUNH_RUNC: %w", ErrRuncNotFound, err)
 		}
@@ -95,7 +96,7 @@ func FindRunc(cfg Config) (string, error) {
 			return p, nil
 		}
 	}
-	for _, dir := range filepath.SplitList(os.Getenv("PATH")) {
+	for _, dir := range runcDirs() {
 		if dir == "" || !filepath.IsAbs(dir) {
 			continue
 		}
@@ -104,7 +105,7 @@ func FindRunc(cfg Config) (string, error) {
 			return p, nil
 		}
 	}
-	return "", fmt.Errorf("%w: set RUNH_RUNC, install runc next to runh, or put runc on PATH (runh skips its own binary)", ErrRuncNotFound)
+	return "", fmt.Errorf("%w: install runc next to runh (make build puts the pinned one in bin/), or in %s (runh skips its own binary)", ErrRuncNotFound, strings.Join(runcDirs(), ":"))
 }
 
 // execRunc replaces runh with runc. args excludes argv[0]. Every inherited

@@ -59,18 +59,25 @@ static int usable(const char *p)
 	return !(st.st_dev == self_st.st_dev && st.st_ino == self_st.st_ino);
 }
 
-/* find_runc: $RUNH_RUNC, else runc next to this binary, else on PATH. An
- * unusable $RUNH_RUNC, a relative one, or no runc at all: leave it to
+/* find_runc: runc next to this binary, else in the system's binary
+ * directories (runtime/envhooks.go's runcDirs), never from the environment:
+ * whoever sets runh's environment must not choose its runc. Test builds
+ * (-DRUNH_TEST, as runtime/envhooks_runhtest.go) take $RUNH_RUNC first and
+ * search $PATH. No runc at all, or an unusable $RUNH_RUNC: leave it to
  * runh-core, which says why. */
 static const char *find_runc(void)
 {
 	static char buf[PATH_MAX];
+#ifdef RUNH_TEST
 	const char *env = getenv("RUNH_RUNC");
 	if (env && *env)
 		return env[0] == '/' && usable(env) ? env : NULL;
+	const char *path = getenv("PATH");
+#else
+	const char *path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+#endif
 	if (snprintf(buf, sizeof buf, "%s/runc", dir) < (int)sizeof buf && usable(buf))
 		return buf;
-	const char *path = getenv("PATH");
 	while (path && *path) {
 		const char *end = strchr(path, ':');
 		size_t n = end ? (size_t)(end - path) : strlen(path);
