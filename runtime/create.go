@@ -1,13 +1,18 @@
 package runtime
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -37,10 +42,15 @@ func merge(a, b flagDefs) flagDefs {
 	return m
 }
 
-// create hardens the bundle's config.json, then hands over to runc. For
-// `create` runc runs as a child so runh can verify what the kernel applied
-// to the waiting init process; `run` execs runc so its foreground, tty,
-// signal and exit-code semantics stay runc's own.
+// create hardens the bundle's config.json and hands over to runc, which
+// never reads anything the client can still change: the hardened config
+// goes to a private bundle in runh's root-only state (the client's
+// config.json is never written), with the root filesystem and every bind
+// source pinned there (sandbox.PinHostPaths). For `create` runc runs as a
+// child so runh can verify what the kernel applied to the waiting init
+// process and then detach the pins; `run` execs runc so its foreground,
+// tty, signal and exit-code semantics stay runc's own (runh-init checks
+// the workload's identity from inside before it starts).
 func (c *call) create() int {
 	defs := createFlags
 	if c.inv.Command == "run" {
@@ -69,29 +79,39 @@ func (c *call) create() int {
 	if err != nil {
 		return fail(c.log, err)
 	}
-	spec, err := c.hardenBundle(bundle)
-	if err != nil {
-		if errors.Is(err, sandbox.ErrPolicyDenied) {
-			return c.denied(err)
-		}
-		return fail(c.log, err)
+	if c.profile.ReportOnly {
+		return c.createReportOnly(id, bundle, a)
 	}
+	if err := c.checkCreateArgs(id, a); err != nil {
+		return c.refuse(err)
+	}
+	h, err := c.hardenBundle(bundle)
+	if err != nil {
+		return c.refuse(err)
+	}
+	priv, pins, err := c.privateBundle(id, h)
+	if err != nil {
+		return c.refuse(err)
+	}
+	args := c.runcCreateArgs(a, bundle, priv)
 	if c.inv.Command == "run" {
-		return fail(c.log, execRunc(c.runc, c.inv.RuncArgs()))
+		// The pins stay attached while runc runs; the next create's sweep
+		// detaches them once the container is gone.
+		return fail(c.log, execRunc(c.runc, args))
 	}
-	code, err := runRunc(c.runc, c.inv.RuncArgs())
-	if err != nil {
-		return fail(c.log, err)
+	code, err := runRunc(c.runc, args)
+	if rerr := pins.Release(); rerr != nil {
+		c.log.Warn(rerr.Error())
 	}
-	if code != 0 {
+	if err != nil || code != 0 {
+		sandbox.RemovePrivateBundle(priv)
+		if err != nil {
+			return fail(c.log, err)
+		}
 		// runc has already said why, on stderr and in the log.
 		return code
 	}
-	if err := c.verifyCreated(id, a.last("pid-file"), spec); err != nil {
-		if c.profile.ReportOnly {
-			c.log.Warn(fmt.Sprintf("profile %q (report only): %v", c.profile.Name, err))
-			return 0
-		}
+	if err := c.verifyCreated(id, "", h); err != nil {
 		c.log.Error(err.Error())
 		c.forceDelete(id)
 		return 1
@@ -99,12 +119,48 @@ func (c *call) create() int {
 	return 0
 }
 
-// hardenBundle loads, hardens, checks and saves bundle/config.json. On any
-// error the file is left exactly as it was.
+// refuse reports err, a denial with runh's wording.
+func (c *call) refuse(err error) int {
+	if errors.Is(err, sandbox.ErrPolicyDenied) {
+		return c.denied(err)
+	}
+	return fail(c.log, err)
+}
+
+// createReportOnly is the compat profile: runc gets the client's bundle and
+// argv exactly as written (byte for byte: nothing is re-encoded), and what
+// restricted would refuse is only logged.
+func (c *call) createReportOnly(id, bundle string, a *cmdArgs) int {
+	s, _, err := sandbox.LoadSpec(filepath.Join(bundle, "config.json"))
+	if err != nil {
+		c.log.Warn(fmt.Sprintf("profile %q (report only): %v", c.profile.Name, err))
+		return fail(c.log, execRunc(c.runc, c.inv.RuncArgs()))
+	}
+	host, err := sandbox.ProbeHost(bundle, c.inv.StateRoot())
+	if err != nil {
+		return fail(c.log, err)
+	}
+	c.harden(&sandbox.Env{Policy: &c.profile.Policy, Host: host}, s, false)
+	if c.inv.Command == "run" {
+		return fail(c.log, execRunc(c.runc, c.inv.RuncArgs()))
+	}
+	code, err := runRunc(c.runc, c.inv.RuncArgs())
+	if err != nil {
+		return fail(c.log, err)
+	}
+	if code == 0 {
+		if err := c.verifyCreated(id, a.last("pid-file"), &hardened{spec: s, host: host}); err != nil {
+			c.log.Warn(fmt.Sprintf("profile %q (report only): %v", c.profile.Name, err))
+		}
+	}
+	return code
+}
+
+// hardenBundle loads and hardens bundle/config.json, which it reads once
+// and never writes.
 func (c *call) hardenBundle(bundle string) (*hardened, error) {
 	path := filepath.Join(bundle, "config.json")
-	sandbox.RemoveStaleTemps(path)
-	s, orig, err := sandbox.LoadSpec(path)
+	s, _, err := sandbox.LoadSpec(path)
 	if err != nil {
 		return nil, err
 	}
@@ -121,22 +177,172 @@ func (c *call) hardenBundle(bundle string) (*hardened, error) {
 	if whyNotFast != nil {
 		c.log.Warn(whyNotFast.Error())
 	}
+	return &hardened{spec: s, host: host, env: env}, nil
+}
+
+// AnnotationProfile marks a config as runh's: the profile that hardened
+// it. exec refuses a container whose private bundle does not carry it.
+const AnnotationProfile = "dev.runh.profile"
+
+// privateBundle writes the hardened spec to a new private bundle for id
+// (stateDir/bundles/KEY/ID/NONCE, KEY naming runc's --root) with its root
+// filesystem and bind sources pinned, after sweeping the bundles of
+// containers that are gone. On error nothing of it is left.
+func (c *call) privateBundle(id string, h *hardened) (dir string, pins *sandbox.Pins, err error) {
+	top, err := sandbox.PrivateBundles(stateDir())
+	if err != nil {
+		return "", nil, fmt.Errorf("runh's private bundles: %w", err)
+	}
+	keyDir := filepath.Join(top, rootKey(c.inv.StateRoot()))
+	sweepBundles(keyDir, c.inv.StateRoot(), c.log)
+	dir = filepath.Join(keyDir, id, strconv.Itoa(os.Getpid())+"."+strconv.FormatInt(time.Now().UnixNano(), 36))
+	if err := os.MkdirAll(dir, 0o711); err != nil {
+		return "", nil, err
+	}
+	defer func() {
+		if err != nil {
+			pins.Release()
+			sandbox.RemovePrivateBundle(dir)
+		}
+	}()
+	s := h.spec
+	if pins, err = sandbox.PinHostPaths(h.env, s, dir); err != nil {
+		return "", pins, err
+	}
+	if s.Annotations == nil {
+		s.Annotations = map[string]string{}
+	}
+	s.Annotations[AnnotationProfile] = c.profile.Name
 	out, err := specjson.EncodeSpec(s)
 	if err != nil {
-		return nil, fmt.Errorf("encode %s: %w", path, err)
+		return "", pins, fmt.Errorf("encode the hardened config: %w", err)
 	}
-	if c.profile.ReportOnly {
-		// Write the client's own bytes: re-encoding is not neutral (an
-		// empty seccomp "flags" list would vanish, and runc reads a
-		// missing list as its defaults).
-		out = orig
+	f, err := os.OpenFile(filepath.Join(dir, "config.json"), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return "", pins, err
 	}
-	if !bytes.Equal(out, bytes.TrimSpace(orig)) || c.profile.ReportOnly {
-		if err := sandbox.SaveBundleConfig(path, out); err != nil {
-			return nil, err
+	_, err = f.Write(out)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return dir, pins, err
+}
+
+// rootKey names runc's state root in runh's private bundles: an FNV-1a hash
+// of its absolute path (no crypto: its package inits cost every start).
+func rootKey(root string) string {
+	if abs, err := filepath.Abs(root); err == nil {
+		root = abs
+	}
+	h := fnv.New64a()
+	h.Write([]byte(root))
+	return strconv.FormatUint(h.Sum64(), 16)
+}
+
+// sweepBundles removes the private bundles of containers runc no longer
+// has. A bundle younger than a minute is left: its create may still be
+// on the way to runc.
+func sweepBundles(keyDir, stateRoot string, log *Logger) {
+	ids, _ := os.ReadDir(keyDir)
+	cutoff := time.Now().Add(-time.Minute)
+	for _, ent := range ids {
+		if _, err := os.Lstat(filepath.Join(stateRoot, ent.Name())); !os.IsNotExist(err) {
+			continue
+		}
+		idDir := filepath.Join(keyDir, ent.Name())
+		nonces, _ := os.ReadDir(idDir)
+		for _, n := range nonces {
+			if fi, err := n.Info(); err == nil && fi.ModTime().Before(cutoff) {
+				if err := sandbox.RemovePrivateBundle(filepath.Join(idDir, n.Name())); err != nil {
+					log.Warn(fmt.Sprintf("sweep of private bundles: %v", err))
+				}
+			}
+		}
+		os.Remove(idDir) // only if empty
+	}
+}
+
+// runcCreateArgs is the caller's argv with --bundle naming the private
+// bundle. Paths that runc resolves against the bundle (it chdirs there
+// first) are made absolute against the caller's bundle, so they mean what
+// the caller meant.
+func (c *call) runcCreateArgs(a *cmdArgs, bundle, priv string) []string {
+	args := append([]string{}, c.inv.GlobalArgs()...)
+	args = append(args, c.inv.Command, "--bundle", priv)
+	for _, name := range sortedFlags(a.flags) {
+		if name == "bundle" {
+			continue
+		}
+		for _, v := range a.flags[name] {
+			if (name == "console-socket" || name == "pidfd-socket") && v != "" && !filepath.IsAbs(v) {
+				v = filepath.Join(bundle, v)
+			}
+			args = append(args, "--"+name+"="+v)
 		}
 	}
-	return &hardened{spec: s, host: host}, nil
+	return append(args, "--", a.positional[0])
+}
+
+func sortedFlags(m map[string][]string) []string {
+	names := make([]string, 0, len(m))
+	for k := range m {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// checkCreateArgs refuses what runh cannot vouch for before anything is
+// written: an id that is not a plain name (it names runh's directories),
+// runc flags that lift part of the floor, and a state root the client
+// could rewrite (runh reads the created container's pid from it).
+func (c *call) checkCreateArgs(id string, a *cmdArgs) error {
+	if !validID(id) {
+		return fmt.Errorf("%w: invalid container id %q (runc's rule: letters, digits, _ + - . only)", ErrUsage, id)
+	}
+	for _, f := range []struct{ name, why string }{
+		{"no-pivot", "pivot_root is part of the floor: without it the host's root stays reachable from the container's mount namespace (CVE-2016-9962 class)"},
+		{"no-new-keyring", "a private session keyring is part of the floor: without it the container shares the caller's keys"},
+	} {
+		if a.last(f.name) == "true" {
+			return &sandbox.Denial{Profile: c.profile.Name, Field: "--" + f.name, Rule: "runc-flags", Reason: f.why}
+		}
+	}
+	return checkOwnedDir(c.inv.StateRoot(), "--root")
+}
+
+// validID is runc's rule for container ids.
+func validID(id string) bool {
+	if id == "" || id == "." || id == ".." || len(id) > 1024 {
+		return false
+	}
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '+' || r == '-' || r == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// checkOwnedDir refuses a directory (if it exists) that someone other than
+// root could change, and every parent of it that is not root's or is
+// writable by others without the sticky bit.
+func checkOwnedDir(dir, what string) error {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	for p := abs; ; p = filepath.Dir(p) {
+		var st unix.Stat_t
+		if err := unix.Stat(p, &st); err == nil {
+			if st.Uid != 0 || st.Mode&0o022 != 0 && (p == abs || st.Mode&unix.S_ISVTX == 0) {
+				return fmt.Errorf("%w: %s %s: %s is not root's alone (owner %d, mode %o): runh reads container state from it", sandbox.ErrInvalidConfig, what, dir, p, st.Uid, st.Mode&0o7777)
+			}
+		}
+		if p == "/" {
+			return nil
+		}
+	}
 }
 
 // forceDelete removes a container that failed verification. It is best

@@ -10,13 +10,14 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/runh-dev/runh/internal/specjson"
 	"github.com/runh-dev/runh/profiles"
 	"github.com/runh-dev/runh/sandbox"
 )
 
-// FuzzCreateBundle drives create's rewrite of a bundle: it never panics; a
-// refusal leaves config.json byte-identical; an accepted config.json is
-// complete, decodes, and passes every check; no temporary file is left.
+// FuzzCreateBundle drives create's hardening of a bundle: it never panics;
+// the caller's config.json is never written; a hardened spec is complete,
+// decodes, and passes every check.
 func FuzzCreateBundle(f *testing.F) {
 	files, _ := filepath.Glob("../testdata/clients/*-config.json")
 	for _, p := range files {
@@ -36,20 +37,24 @@ func FuzzCreateBundle(f *testing.F) {
 			t.Fatal(err)
 		}
 		c := &call{inv: &Invocation{Globals: Globals{Root: t.TempDir()}}, log: &Logger{Path: filepath.Join(t.TempDir(), "log")}, profile: prof}
-		_, err := c.hardenBundle(bundle)
-		after, _ := os.ReadFile(path)
+		h, err := c.hardenBundle(bundle)
+		if after, _ := os.ReadFile(path); !bytes.Equal(after, data) {
+			t.Fatalf("config.json changed (%v): runh never writes the caller's bundle", err)
+		}
 		if err != nil {
-			if !bytes.Equal(after, data) {
-				t.Fatalf("refusal (%v) changed config.json", err)
-			}
 			if !errors.Is(err, sandbox.ErrPolicyDenied) && !errors.Is(err, sandbox.ErrInvalidConfig) {
 				t.Fatalf("error is neither a denial nor an invalid config: %v", err)
 			}
 			return
 		}
+		// What runc would read: the hardened spec, encoded and decoded.
+		out, err := specjson.EncodeSpec(h.spec)
+		if err != nil {
+			t.Fatal(err)
+		}
 		var s specs.Spec
-		if err := sandbox.DecodeStrict(after, &s); err != nil {
-			t.Fatalf("accepted config.json does not decode: %v", err)
+		if err := sandbox.DecodeStrict(out, &s); err != nil {
+			t.Fatalf("hardened config does not decode: %v", err)
 		}
 		host, _ := sandbox.ProbeHost(bundle, c.inv.StateRoot())
 		env := &sandbox.Env{Policy: &prof.Policy, Host: host}
@@ -57,9 +62,6 @@ func FuzzCreateBundle(f *testing.F) {
 			if err := ch.Verify(env, &s); err != nil {
 				t.Fatalf("accepted config.json fails %s: %v", ch.Name, err)
 			}
-		}
-		if left, _ := filepath.Glob(filepath.Join(bundle, ".runh-*")); len(left) > 0 {
-			t.Fatalf("temporary files left: %v", left)
 		}
 	})
 }

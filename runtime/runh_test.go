@@ -7,10 +7,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/runh-dev/runh/runtime"
 )
@@ -40,7 +42,7 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	runhBin = filepath.Join(dir, "runh")
-	out, err := exec.Command("go", "build", "-o", runhBin, "../cmd/runh").CombinedOutput()
+	out, err := exec.Command("go", "build", "-tags", "runhtest", "-o", runhBin, "../cmd/runh").CombinedOutput()
 	if err != nil {
 		panic(string(out))
 	}
@@ -62,6 +64,8 @@ func newFake(t *testing.T) *fake {
 	runc, _ := filepath.Abs("../testdata/fakerunc.sh")
 	// Its own state dir: runh.log and the filter cache stay out of /run/runh.
 	f.env = append(os.Environ(), "RUNH_RUNC="+runc, "FAKERUNC_DIR="+f.dir, "RUNH_STATE_DIR="+filepath.Join(f.dir, "state"))
+	// A create mounts runh's private-bundle tmpfs in the state dir.
+	t.Cleanup(func() { unix.Unmount(filepath.Join(f.dir, "state", "bundles"), unix.MNT_DETACH) })
 	os.MkdirAll(filepath.Join(f.bundle, "rootfs", "dev"), 0o755)
 	return f
 }
@@ -194,8 +198,14 @@ func TestCreateHardensAndVerifies(t *testing.T) {
 	if s.Process.User.UID != 65534 || !s.Root.Readonly || s.Linux.Seccomp == nil || !s.Process.NoNewPrivileges {
 		t.Fatalf("runc got an unhardened config: %s", data)
 	}
-	if !strings.HasPrefix(f.argv(), strings.Join(args, "\n")+"\n--\n") {
-		t.Fatalf("create argv changed: %q", f.argv())
+	// runc gets runh's private bundle, the caller's flags, and the id.
+	priv := filepath.Join(f.dir, "state", "bundles") + "/"
+	want := regexp.MustCompile(`^--root\n/r\ncreate\n--bundle\n` + regexp.QuoteMeta(priv) + `[0-9a-f]+/ctr/[0-9]+\.[0-9a-z]+\n--pid-file=` + regexp.QuoteMeta(filepath.Join(f.dir, "init.pid")) + `\n--\nctr\n--\n`)
+	if !want.MatchString(f.argv()) {
+		t.Fatalf("create argv %q", f.argv())
+	}
+	if now, _ := os.ReadFile(filepath.Join(f.bundle, "config.json")); bytes.Contains(now, []byte("65534")) {
+		t.Fatal("the caller's config.json was rewritten")
 	}
 	if code != 1 || !strings.Contains(stderr, "post-create verification failed") {
 		t.Fatalf("code %d stderr %q", code, stderr)

@@ -24,6 +24,7 @@ var ErrVerifyFailed = errors.New("post-create verification failed")
 type hardened struct {
 	spec *specs.Spec
 	host *sandbox.Host
+	env  *sandbox.Env
 }
 
 // verifyCreated reads what the kernel applied to the container's init,

@@ -129,7 +129,7 @@ func addPaths(e *Env, field string, have, want []string) []string {
 // /var/lib/docker/containers, CRI's shm under /run/containerd). Any parent of
 // either is refused too: mounting /var exposes /var/lib/docker.
 var (
-	sensitiveTrees  = []string{"/proc", "/sys", "/dev", "/boot", "/etc", "/root", "/var/run/docker.sock", "/run/docker.sock", "/run/containerd/containerd.sock", "/run/runc"}
+	sensitiveTrees  = []string{"/proc", "/sys", "/dev", "/boot", "/etc", "/root", "/var/run/docker.sock", "/run/docker.sock", "/run/containerd/containerd.sock", "/run/runc", "/run/runh"}
 	sensitivePoints = []string{"/var/lib/docker", "/run/containerd", "/var/lib/containerd", "/var/lib/kubelet"}
 )
 
@@ -167,44 +167,60 @@ func within(p, dir string) bool {
 	return p == dir || dir == "/" || strings.HasPrefix(p, dir+"/")
 }
 
-// RuleHostMounts refuses bind mounts of sensitive host paths and mounts of
-// filesystem types a container has no business mounting.
+// RuleHostMounts refuses bind mounts of sensitive host paths, a root
+// filesystem that is, holds or lies inside one, and mounts of filesystem
+// types a container has no business mounting. Sources are judged with
+// symlinks resolved; PinHostPaths judges them again on the objects it
+// opens, so a path swapped after this rule ran is caught there.
 var RuleHostMounts = Rule{
 	Name: "host-mounts",
-	Doc:  "bind mounts of /, /proc, /sys, /dev, /boot, /etc, /root, any engine API socket, the engines' state, runc's root, and their parents are refused",
+	Doc:  "bind mounts (and root.path) of /, /proc, /sys, /dev, /boot, /etc, /root, any engine API socket, the engines' state, runc's root, runh's state, and their parents are refused",
 	Hint: "mount a dedicated directory or a named volume, not a host system path or an engine's socket or state",
 	Apply: func(e *Env, s *specs.Spec) error {
-		trees := resolvedTrees()
-		if e.Host != nil && e.Host.StateRoot != "" {
-			trees = append(slices.Clone(trees), resolvePath(e.Host.StateRoot))
+		if s.Root != nil && s.Root.Path != "" {
+			if what := e.hostPathRefusal(resolvePath(e.bundlePath(s.Root.Path))); what != "" {
+				return deny("root.path", "root filesystem on %s %s is not allowed", what, s.Root.Path)
+			}
 		}
-		points := resolvedPoints()
 		for i := range s.Mounts {
 			m := &s.Mounts[i]
 			field := fmt.Sprintf("mounts[%d]", i)
 			if !slices.Contains(mountTypes, m.Type) {
 				return deny(field, "mount of filesystem type %q on %s is not allowed", m.Type, m.Destination)
 			}
-			if !isBind(m) {
+			if !isBind(m) || isRunhMount(*m, e.Host) {
 				continue
 			}
-			src := resolvePath(e.bundlePath(m.Source))
-			if slices.Contains(engineSockets, filepath.Base(src)) {
-				return deny(field, "bind mount of container engine socket %s is not allowed", m.Source)
-			}
-			for _, t := range trees {
-				if within(src, t) || within(t, src) {
-					return deny(field, "bind mount of host path %s is not allowed", m.Source)
-				}
-			}
-			for _, pnt := range points {
-				if within(pnt, src) {
-					return deny(field, "bind mount of host path %s is not allowed", m.Source)
-				}
+			if what := e.hostPathRefusal(resolvePath(e.bundlePath(m.Source))); what != "" {
+				return deny(field, "bind mount of %s %s is not allowed", what, m.Source)
 			}
 		}
 		return nil
 	},
+}
+
+// hostPathRefusal says what the resolved host path src is when it may not
+// be given to a container (as a bind source or the root filesystem):
+// "container engine socket" or "host path"; "" when it may.
+func (e *Env) hostPathRefusal(src string) string {
+	if slices.Contains(engineSockets, filepath.Base(src)) {
+		return "container engine socket"
+	}
+	trees := resolvedTrees()
+	if e.Host != nil && e.Host.StateRoot != "" {
+		trees = append(slices.Clone(trees), resolvePath(e.Host.StateRoot))
+	}
+	for _, t := range trees {
+		if within(src, t) || within(t, src) {
+			return "host path"
+		}
+	}
+	for _, pnt := range resolvedPoints() {
+		if within(pnt, src) {
+			return "host path"
+		}
+	}
+	return ""
 }
 
 // The sensitive paths with their symlinks resolved, once per process: the

@@ -1,0 +1,277 @@
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// Pins are the host objects runh opened, checked and attached in its
+// private bundle for one create. Release detaches them once runc has made
+// its own copies in the container's mount namespace.
+type Pins struct {
+	points []string
+}
+
+// PinHostPaths makes what runc mounts exactly what runh checked. Today's
+// rules judge root.path and bind sources by path, and runc opens them by
+// path again later: a path component swapped for a symlink in between (by
+// whoever can write there: the bundle's author, another container sharing
+// a volume) would give the container a host tree (runh issue 13, the
+// CVE-2021-25741 class). So each one is:
+//
+//  1. opened once, on the path the rules resolved, with openat2
+//     RESOLVE_NO_SYMLINKS: a symlink swapped in anywhere fails the open;
+//  2. judged again on what was opened: its kernel path must be the path
+//     that was checked, and must pass the host-mounts rule;
+//  3. cloned with open_tree(OPEN_TREE_CLONE), which copies exactly the
+//     opened object, and attached with move_mount at a mount point in dir
+//     (runh's root-only private bundle, on a private tmpfs, so nothing
+//     propagates anywhere);
+//  4. replaced in the spec by that mount point, which nobody but root can
+//     change.
+//
+// The spec's sources are rewritten in place; on error the caller discards
+// the spec and releases what was pinned so far (the returned Pins).
+func PinHostPaths(e *Env, s *specs.Spec, dir string) (*Pins, error) {
+	p := &Pins{}
+	if s.Root != nil && s.Root.Path != "" {
+		point := filepath.Join(dir, "rootfs")
+		if err := p.pin(e, "root.path", e.bundlePath(s.Root.Path), point, true); err != nil {
+			return p, err
+		}
+		s.Root.Path = point
+	}
+	for i := range s.Mounts {
+		m := &s.Mounts[i]
+		if !isBind(m) || isRunhMount(*m, e.Host) {
+			continue
+		}
+		point := filepath.Join(dir, "m"+strconv.Itoa(i))
+		recursive := m.Type == "rbind" || hasOption(m.Options, "rbind")
+		if err := p.pin(e, fmt.Sprintf("mounts[%d]", i), e.bundlePath(m.Source), point, recursive); err != nil {
+			return p, err
+		}
+		m.Source = point
+	}
+	return p, nil
+}
+
+func hasOption(opts []string, o string) bool {
+	for _, x := range opts {
+		if x == o {
+			return true
+		}
+	}
+	return false
+}
+
+func (p *Pins) pin(e *Env, field, path, point string, recursive bool) error {
+	want := resolvePath(path)
+	fd, err := unix.Openat2(unix.AT_FDCWD, want, &unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
+	})
+	if err != nil {
+		if errors.Is(err, unix.ELOOP) {
+			return pinDenied(field, "%s changed while runh checked it (a symlink appeared in %s)", path, want)
+		}
+		return pinDenied(field, "cannot open %s (%s): %v", path, want, err)
+	}
+	defer unix.Close(fd)
+	have, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(fd))
+	if err != nil {
+		return fmt.Errorf("%s: read back %s: %w", field, want, err)
+	}
+	if have != want {
+		return pinDenied(field, "%s changed while runh checked it (opened %s, checked %s)", path, have, want)
+	}
+	what := e.hostPathRefusal(have)
+	if what == "" {
+		what, err = engineSocketInode(fd)
+		if err != nil {
+			return fmt.Errorf("%s: %w", field, err)
+		}
+	}
+	if what != "" {
+		if field == "root.path" {
+			return pinDenied(field, "root filesystem on %s %s is not allowed", what, path)
+		}
+		return pinDenied(field, "bind mount of %s %s is not allowed", what, path)
+	}
+	flags := uint(unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC | unix.AT_EMPTY_PATH)
+	if recursive {
+		flags |= unix.AT_RECURSIVE
+	}
+	tree, err := unix.OpenTree(fd, "", flags)
+	if err != nil {
+		return fmt.Errorf("%s: clone %s: %w", field, want, err)
+	}
+	defer unix.Close(tree)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return fmt.Errorf("%s: stat %s: %w", field, want, err)
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		err = os.Mkdir(point, 0o711)
+	} else {
+		var f *os.File
+		// O_EXCL: never truncate or reuse something already there.
+		if f, err = os.OpenFile(point, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600); err == nil {
+			f.Close()
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("%s: mount point: %w", field, err)
+	}
+	p.points = append(p.points, point)
+	if err := unix.MoveMount(tree, "", unix.AT_FDCWD, point, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+		return fmt.Errorf("%s: attach %s: %w", field, want, err)
+	}
+	return nil
+}
+
+func pinDenied(field, format string, args ...any) *Denial {
+	d := deny(field, format, args...)
+	d.Rule = "host-mounts"
+	return d
+}
+
+// engineSocketInode catches an engine's API socket under another name (a
+// hard link, which keeps the inode): a socket is compared by device and
+// inode with the sensitive sockets that exist on this host.
+func engineSocketInode(fd int) (string, error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return "", err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFSOCK {
+		return "", nil
+	}
+	for _, p := range sensitiveTrees {
+		var s unix.Stat_t
+		if unix.Stat(p, &s) == nil && s.Mode&unix.S_IFMT == unix.S_IFSOCK && s.Dev == st.Dev && s.Ino == st.Ino {
+			return "container engine socket", nil
+		}
+	}
+	return "", nil
+}
+
+// Release detaches every pinned mount point and removes it. runc's
+// container holds its own copies; nothing of runh's stays mounted. The
+// root filesystem's mount point stays, empty: runc starts every exec's
+// setns process with its working directory there (cmd.Dir = Rootfs), and
+// fails if it is gone.
+func (p *Pins) Release() error {
+	if p == nil {
+		return nil
+	}
+	var errs []error
+	for _, point := range p.points {
+		if filepath.Base(point) == "rootfs" {
+			if err := unix.Unmount(point, unix.MNT_DETACH|unix.UMOUNT_NOFOLLOW); err != nil && err != unix.EINVAL {
+				errs = append(errs, fmt.Errorf("detach %s: %w", point, err))
+			}
+			continue
+		}
+		errs = append(errs, removeMountPoint(point))
+	}
+	p.points = nil
+	return errors.Join(errs...)
+}
+
+// removeMountPoint detaches whatever is mounted at point and removes the
+// empty directory or file. It never recurses: a removal that crossed into
+// a mount that failed to detach would delete host files.
+func removeMountPoint(point string) error {
+	if err := unix.Unmount(point, unix.MNT_DETACH|unix.UMOUNT_NOFOLLOW); err != nil && err != unix.EINVAL && err != unix.ENOENT {
+		return fmt.Errorf("detach %s: %w", point, err)
+	}
+	err := unix.Rmdir(point)
+	if err == unix.ENOTDIR {
+		err = unix.Unlink(point)
+	}
+	if err != nil && err != unix.ENOENT {
+		return fmt.Errorf("remove %s: %w", point, err)
+	}
+	return nil
+}
+
+// PrivateBundles is where runh keeps the bundles it hands runc, below its
+// state directory: a private tmpfs (no mount made in it propagates to any
+// other mount namespace), mode 0711 and root's, so only root can change
+// what is in it.
+func PrivateBundles(stateDir string) (string, error) {
+	top := filepath.Join(stateDir, "bundles")
+	if mounted(top, stateDir) {
+		return top, nil
+	}
+	if err := os.MkdirAll(stateDir, 0o711); err != nil {
+		return "", err
+	}
+	lock, err := os.OpenFile(filepath.Join(stateDir, "bundles.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return "", err
+	}
+	defer lock.Close()
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX); err != nil {
+		return "", fmt.Errorf("lock %s: %w", lock.Name(), err)
+	}
+	if mounted(top, stateDir) { // another runh got there first
+		return top, nil
+	}
+	if err := os.Mkdir(top, 0o711); err != nil && !os.IsExist(err) {
+		return "", err
+	}
+	if err := unix.Mount("runh", top, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=0711,size=64m"); err != nil {
+		return "", fmt.Errorf("mount a tmpfs on %s: %w", top, err)
+	}
+	if err := unix.Mount("", top, "", unix.MS_PRIVATE, ""); err != nil {
+		unix.Unmount(top, unix.MNT_DETACH)
+		return "", fmt.Errorf("make %s private: %w", top, err)
+	}
+	return top, nil
+}
+
+// mounted reports whether dir is a different filesystem from parent.
+func mounted(dir, parent string) bool {
+	var a, b syscall.Stat_t
+	return syscall.Stat(dir, &a) == nil && syscall.Stat(parent, &b) == nil && a.Dev != b.Dev
+}
+
+// RemovePrivateBundle removes a private bundle made by runh: detaches and
+// removes each entry, then the directory. Nothing is removed recursively,
+// and nothing outside runh's tmpfs (dev) is unlinked.
+func RemovePrivateBundle(dir string) error {
+	var top syscall.Stat_t
+	if err := syscall.Stat(filepath.Dir(filepath.Dir(dir)), &top); err != nil {
+		return err
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	var errs []error
+	for _, ent := range entries {
+		p := filepath.Join(dir, ent.Name())
+		if strings.HasPrefix(ent.Name(), "m") || ent.Name() == "rootfs" {
+			errs = append(errs, removeMountPoint(p))
+			continue
+		}
+		var st syscall.Stat_t
+		if syscall.Lstat(p, &st) == nil && st.Dev == top.Dev && st.Mode&syscall.S_IFMT != syscall.S_IFDIR {
+			errs = append(errs, os.Remove(p))
+		}
+	}
+	if err := unix.Rmdir(dir); err != nil && err != unix.ENOENT {
+		errs = append(errs, fmt.Errorf("remove %s: %w", dir, err))
+	}
+	return errors.Join(errs...)
+}
