@@ -35,6 +35,11 @@ const DefaultName = "restricted"
 
 const mib = 1 << 20
 
+// dockerSetkey is Docker's networking hook exactly as dockerd writes it
+// (moby daemon/oci_linux.go, withLibnetwork): its exec root, the
+// container id and the network controller's short id.
+var dockerSetkey = []string{"libnetwork-setkey", "-exec-root=<path>", "<hex64>", "<hex12>"}
+
 // Restricted is the default: non-root, no capabilities, no_new_privs, a
 // read-only root, a seccomp allowlist, private namespaces and cgroup limits.
 // The defaults suit a small edge node: a container that needs more memory
@@ -54,9 +59,9 @@ func Restricted() *Profile {
 			Seccomp:       seccomp.Default(),
 			// Docker's networking hook: /proc/<dockerd pid>/exe libnetwork-setkey.
 			HookAllow: []sandbox.HookRule{
-				{Exe: "/usr/bin/dockerd", Arg0: "libnetwork-setkey"},
-				{Exe: "/usr/sbin/dockerd", Arg0: "libnetwork-setkey"},
-				{Exe: "/usr/local/bin/dockerd", Arg0: "libnetwork-setkey"},
+				{Exe: "/usr/bin/dockerd", Args: dockerSetkey},
+				{Exe: "/usr/sbin/dockerd", Args: dockerSetkey},
+				{Exe: "/usr/local/bin/dockerd", Args: dockerSetkey},
 			},
 			SafeSysctls: []string{
 				"kernel.shm_rmid_forced",
@@ -99,6 +104,8 @@ func Restricted() *Profile {
 			sandbox.RuleNamespaces,
 			sandbox.RuleSysctls,
 			sandbox.RuleCgroupLimits,
+			sandbox.RuleCgroupsPath,
+			sandbox.RuleIDMappings,
 			sandbox.RuleDevices,
 			sandbox.RuleHooks,
 			sandbox.RuleSeccomp,
@@ -106,6 +113,7 @@ func Restricted() *Profile {
 		},
 		Checks: []sandbox.Check{
 			sandbox.CheckNonRoot,
+			sandbox.CheckHostIDs,
 			sandbox.CheckCapabilities,
 			sandbox.CheckNoNewPrivileges,
 			sandbox.CheckReadonlyRootfs,

@@ -340,7 +340,7 @@ func showProfile(w io.Writer, p *profiles.Profile) {
 			pol.Seccomp.DefaultAction, n, pol.SeccompCompat, seccomp.PrecompiledArches)
 	}
 	for _, h := range pol.HookAllow {
-		fmt.Fprintf(w, "  hook allowed        %s as %q\n", h.Exe, h.Arg0)
+		fmt.Fprintf(w, "  hook allowed        %s with args %q, no env\n", h.Exe, h.Args)
 	}
 	fmt.Fprintf(w, "  safe sysctls        %v, net.* with a private network namespace\n\n", pol.SafeSysctls)
 	fmt.Fprintf(w, "rules (applied in order; [exec] also hardens exec processes):\n")

@@ -151,8 +151,8 @@ func CheckUpdate(p *sandbox.Policy, r *specs.LinuxResources) error {
 		if v < 0 {
 			return deny("memory.limit", "update would remove the memory limit (%d)", v)
 		}
-		if p.MemoryMax > 0 && v > p.MemoryMax {
-			return deny("memory.limit", "memory limit %d is above the profile's maximum %d", v, p.MemoryMax)
+		if c := p.MemoryCeiling(); v > c {
+			return deny("memory.limit", "memory limit %d is above the profile's maximum %d (the host's memory unless the profile sets one)", v, c)
 		}
 	}
 	if r.Pids != nil && r.Pids.Limit != nil {

@@ -102,8 +102,8 @@ var CheckLimits = Check{
 			return deny("linux.resources", "no resource limits")
 		}
 		r := s.Linux.Resources
-		if r.Memory == nil || !finite(r.Memory.Limit, p.MemoryMax) {
-			return deny("linux.resources.memory.limit", "memory limit %s is not finite or above %d", fmtLimitPtr(r.Memory), p.MemoryMax)
+		if r.Memory == nil || !finite(r.Memory.Limit, p.MemoryCeiling()) {
+			return deny("linux.resources.memory.limit", "memory limit %s is not finite or above %d", fmtLimitPtr(r.Memory), p.MemoryCeiling())
 		}
 		if r.Pids == nil || !finite(r.Pids.Limit, p.PidsMax) {
 			return deny("linux.resources.pids.limit", "pids limit is not finite or above the maximum %d", p.PidsMax)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	mseccomp "github.com/moby/profiles/seccomp"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -14,6 +15,9 @@ import (
 type Policy struct {
 	// UID and GID replace root (0) in process.user.
 	UID, GID uint32
+	// HostIDFloor is the lowest host id a uid/gid mapping may reach
+	// (0: DefaultHostIDFloor).
+	HostIDFloor uint32
 	// CapAllow may stay in any capability set.
 	CapAllow []string
 	// CapOnRequest may stay only if the client asked for it (as in
@@ -57,12 +61,54 @@ func (p *Policy) CapAllowed(cap string, requested map[string]bool) bool {
 	return false
 }
 
-// HookRule allows a hook whose executable resolves to Exe and, if Arg0 is
-// set, whose args[0] is Arg0. dockerd is allowed only as libnetwork-setkey:
-// dockerd run with other arguments by a hook would be a root daemon.
+// HookRule allows a hook whose executable resolves to Exe and whose args
+// match Args one for one, with no environment. An argument is matched
+// literally, except the placeholders <path> (an absolute, clean path),
+// <hex64> and <hex12> (lowercase hex of that length), which may follow a
+// literal prefix ("-exec-root=<path>"). dockerd is allowed only as
+// libnetwork-setkey with exactly its arguments: dockerd run with other
+// arguments or an LD_PRELOAD by a hook would be the attacker's code as
+// root on the host (runh issue 13).
 type HookRule struct {
 	Exe  string
-	Arg0 string
+	Args []string
+}
+
+// Allows reports whether the rule allows hook h, whose executable resolved
+// to exe.
+func (r HookRule) Allows(exe string, h specs.Hook) bool {
+	if r.Exe != exe || len(h.Env) > 0 || len(h.Args) != len(r.Args) {
+		return false
+	}
+	for i, want := range r.Args {
+		if !matchArg(want, h.Args[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func matchArg(pattern, arg string) bool {
+	at := strings.Index(pattern, "<")
+	if at < 0 {
+		return pattern == arg
+	}
+	prefix, kind := pattern[:at], pattern[at:]
+	v, ok := strings.CutPrefix(arg, prefix)
+	if !ok {
+		return false
+	}
+	switch kind {
+	case "<path>":
+		return filepath.IsAbs(v) && filepath.Clean(v) == v
+	case "<hex64>", "<hex12>":
+		n := 64
+		if kind == "<hex12>" {
+			n = 12
+		}
+		return len(v) == n && strings.Trim(v, "0123456789abcdef") == ""
+	}
+	return false
 }
 
 // Host is what the rules need to know about the machine and the call.

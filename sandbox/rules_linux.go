@@ -66,7 +66,11 @@ var RuleCgroupLimits = Rule{
 		if r.Memory == nil {
 			r.Memory = &specs.LinuxMemory{}
 		}
-		if v, changed := floorLimit(r.Memory.Limit, pol.MemoryDefault, pol.MemoryMax); changed {
+		ceiling := pol.MemoryCeiling()
+		if ceiling <= 0 {
+			return deny("linux.resources.memory.limit", "cannot tell the host's memory (/proc/meminfo) to bound the limit")
+		}
+		if v, changed := floorLimit(r.Memory.Limit, min(pol.MemoryDefault, ceiling), ceiling); changed {
 			e.changed("linux.resources.memory.limit", "%s -> %d", fmtLimit(r.Memory.Limit), v)
 			r.Memory.Limit = &v
 		}
@@ -180,10 +184,8 @@ var RuleHooks = Rule{
 		} {
 			for i, h := range kind.hooks {
 				exe := e.resolveExe(h.Path)
-				if !slices.ContainsFunc(e.Policy.HookAllow, func(r HookRule) bool {
-					return r.Exe == exe && (r.Arg0 == "" || len(h.Args) > 0 && h.Args[0] == r.Arg0)
-				}) {
-					return deny(fmt.Sprintf("hooks.%s[%d]", kind.name, i), "hook %s (args %q, resolves to %s) is not on the hook allowlist", h.Path, h.Args, exe)
+				if !slices.ContainsFunc(e.Policy.HookAllow, func(r HookRule) bool { return r.Allows(exe, h) }) {
+					return deny(fmt.Sprintf("hooks.%s[%d]", kind.name, i), "hook %s (args %q, env %q, resolves to %s) is not on the hook allowlist (path, every argument, no environment)", h.Path, h.Args, h.Env, exe)
 				}
 			}
 		}

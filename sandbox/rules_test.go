@@ -29,7 +29,7 @@ func testPolicy() *Policy {
 		MemoryDefault: 256 << 20, PidsDefault: 512, PidsMax: 4096,
 		TmpfsSize:     "64m",
 		Seccomp:       seccomp.Default(),
-		HookAllow:     []HookRule{{Exe: "/usr/bin/dockerd", Arg0: "libnetwork-setkey"}},
+		HookAllow:     []HookRule{{Exe: "/usr/bin/dockerd", Args: []string{"libnetwork-setkey", "-exec-root=<path>", "<hex64>", "<hex12>"}}},
 		SafeSysctls:   []string{"kernel.shm_rmid_forced"},
 		MaskedPaths:   []string{"/proc/kcore", "/proc/kallsyms"},
 		ReadonlyPaths: []string{"/proc/sys"},
@@ -482,11 +482,139 @@ func TestRuleHooks(t *testing.T) {
 	}
 	runRuleCases(t, RuleHooks, []ruleCase{
 		{name: "none"},
-		{name: "docker setkey", mutate: hook("/usr/bin/dockerd", "libnetwork-setkey", "-exec-root=/run/docker", "id", "net")},
+		{name: "docker setkey", mutate: hook("/usr/bin/dockerd", "libnetwork-setkey", "-exec-root=/run/docker", dockerID, "23f9c4ff19c6")},
+		{name: "docker setkey with LD_PRELOAD", wantDeny: true, mutate: func(s *specs.Spec) {
+			s.Hooks = &specs.Hooks{Prestart: []specs.Hook{{Path: "/usr/bin/dockerd", Env: []string{"LD_PRELOAD=/x/evil.so"},
+				Args: []string{"libnetwork-setkey", "-exec-root=/run/docker", dockerID, "23f9c4ff19c6"}}}}
+		}},
+		{name: "docker setkey with an extra argument", wantDeny: true, mutate: hook("/usr/bin/dockerd", "libnetwork-setkey", "-exec-root=/run/docker", dockerID, "23f9c4ff19c6", "-D")},
+		{name: "docker setkey, relative exec root", wantDeny: true, mutate: hook("/usr/bin/dockerd", "libnetwork-setkey", "-exec-root=run/../docker", dockerID, "23f9c4ff19c6")},
+		{name: "docker setkey, id not hex", wantDeny: true, mutate: hook("/usr/bin/dockerd", "libnetwork-setkey", "-exec-root=/run/docker", "--config=/tmp/x", "23f9c4ff19c6")},
 		{name: "dockerd as a daemon", wantDeny: true, mutate: hook("/usr/bin/dockerd", "dockerd", "-H", "tcp://0.0.0.0:2375")},
 		{name: "dockerd without args", wantDeny: true, mutate: hook("/usr/bin/dockerd")},
 		{name: "other", wantDeny: true, mutate: hook("/bin/sh", "sh", "-c", "id")},
 	})
+}
+
+const dockerID = "371a5a2a8998dffea469f9fedfd6606e839c7ec654d6cdb476efddfc5d3d3b10"
+
+func TestRuleIDMappings(t *testing.T) {
+	userns := func(uid, gid []specs.LinuxIDMapping) func(*specs.Spec) {
+		return func(s *specs.Spec) {
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+			s.Linux.UIDMappings, s.Linux.GIDMappings = uid, gid
+		}
+	}
+	high := []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+	runRuleCases(t, RuleIDMappings, []ruleCase{
+		{name: "no user namespace"},
+		{name: "subuid range", mutate: userns(high, high)},
+		{name: "kubelet block", mutate: userns([]specs.LinuxIDMapping{{HostID: 65536 * 7, Size: 65536}}, []specs.LinuxIDMapping{{HostID: 65536 * 7, Size: 65536}})},
+		// runh issue 13: nobody (65534) lands on host root.
+		{name: "nobody onto host root", wantDeny: true, mutate: userns(
+			[]specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65534}, {ContainerID: 65534, HostID: 0, Size: 1}}, high)},
+		{name: "gid onto host root", wantDeny: true, mutate: userns(high, []specs.LinuxIDMapping{{ContainerID: 0, HostID: 0, Size: 65536}})},
+		{name: "below the floor", wantDeny: true, mutate: userns([]specs.LinuxIDMapping{{HostID: 1000, Size: 1}}, high)},
+		{name: "past the last id", wantDeny: true, mutate: userns([]specs.LinuxIDMapping{{HostID: 1<<32 - 10, Size: 65536}}, high)},
+		{name: "idmapped mount onto host root", wantDeny: true, mutate: func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "bind", Source: "/srv", Options: []string{"bind", "idmap"},
+				UIDMappings: []specs.LinuxIDMapping{{ContainerID: 65534, HostID: 0, Size: 1}}, GIDMappings: high})
+		}},
+		{name: "idmapped mount onto a high range", mutate: func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "bind", Source: "/srv", Options: []string{"bind", "idmap"},
+				UIDMappings: high, GIDMappings: high})
+		}},
+	})
+}
+
+func TestCheckHostIDs(t *testing.T) {
+	env := &Env{Policy: testPolicy()}
+	for _, tc := range []struct {
+		name string
+		maps []specs.LinuxIDMapping
+		uid  uint32
+		ok   bool
+	}{
+		{"mapped high", []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}, 65534, true},
+		{"mapped to root", []specs.LinuxIDMapping{{ContainerID: 65534, HostID: 0, Size: 1}}, 65534, false},
+		{"unmapped", []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 10}}, 65534, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := baseSpec()
+			s.Process.User = specs.User{UID: tc.uid, GID: 0}
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+			s.Linux.UIDMappings = tc.maps
+			s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 200000, Size: 65536}}
+			if err := CheckHostIDs.Verify(env, s); (err == nil) != tc.ok {
+				t.Fatalf("got %v, want ok=%v", err, tc.ok)
+			}
+		})
+	}
+}
+
+func TestRuleCgroupsPath(t *testing.T) {
+	path := func(p string) func(*specs.Spec) { return func(s *specs.Spec) { s.Linux.CgroupsPath = p } }
+	// This test process's own cgroup holds a process (this one).
+	own := ""
+	if data, err := os.ReadFile("/proc/self/cgroup"); err == nil {
+		for _, line := range strings.Split(string(data), "\n") {
+			if parts := strings.SplitN(line, ":", 3); len(parts) == 3 && (parts[1] == "memory" || parts[1] == "pids" || parts[1] == "") {
+				own = parts[2]
+				break
+			}
+		}
+	}
+	cases := []ruleCase{
+		{name: "unset"},
+		{name: "new docker leaf", mutate: path("/docker/371a5a2a8998dffea469f9fedfd6606e839c7ec654d6cdb476efddfc5d3d3b10")},
+		{name: "new systemd scope", mutate: path("system.slice:docker:371a5a2a8998")},
+		{name: "root", wantDeny: true, mutate: path("/")},
+		{name: "dot dot", wantDeny: true, mutate: path("/docker/../")},
+		{name: "escape", wantDeny: true, mutate: path("a/../../b")},
+	}
+	if own != "" && own != "/" {
+		cases = append(cases, ruleCase{name: "a cgroup with processes (this test's own)", wantDeny: true, mutate: path(own)})
+	}
+	if _, err := os.Stat("/sys/fs/cgroup/memory/cgroup.procs"); err == nil {
+		cases = append(cases, ruleCase{name: "the root's children", wantDeny: true, mutate: path("/.")})
+	}
+	runRuleCases(t, RuleCgroupsPath, cases)
+}
+
+func TestCgroupRelPath(t *testing.T) {
+	for in, want := range map[string]string{
+		"/docker/abc":             "docker/abc",
+		"kubepods/pod1/abc":       "kubepods/pod1/abc",
+		"system.slice:docker:abc": "system.slice/docker-abc.scope",
+		"kubepods-besteffort.slice:cri-containerd:abc": "kubepods.slice/kubepods-besteffort.slice/cri-containerd-abc.scope",
+		":runc:abc": "runc-abc.scope",
+	} {
+		if got, err := cgroupRelPath(in); err != nil || got != want {
+			t.Errorf("%q: got %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"/", "", "../x", "a:b/c:d"} {
+		if got, err := cgroupRelPath(bad); err == nil {
+			t.Errorf("%q: got %q, want an error", bad, got)
+		}
+	}
+}
+
+func TestMemoryCeiling(t *testing.T) {
+	p := testPolicy()
+	if c := p.MemoryCeiling(); c <= 0 {
+		t.Fatalf("host memory ceiling %d", c)
+	}
+	s := baseSpec()
+	huge := int64(4 << 60)
+	s.Linux.Resources = &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &huge}}
+	env := &Env{Policy: p}
+	if err := RuleCgroupLimits.Apply(env, s); err != nil {
+		t.Fatal(err)
+	}
+	if got := *s.Linux.Resources.Memory.Limit; got != p.MemoryCeiling() {
+		t.Fatalf("4 EiB became %d, want the ceiling %d", got, p.MemoryCeiling())
+	}
 }
 
 func TestRuleSysctls(t *testing.T) {
@@ -557,7 +685,7 @@ func TestRuleSeccompFastPath(t *testing.T) {
 		t.Fatal(err)
 	}
 	n := len(s.Mounts)
-	if s.Linux.Seccomp != nil || s.Process.Args[0] != InitPath || s.Process.Args[1] != "sh" ||
+	if s.Linux.Seccomp != nil || !slices.Equal(s.Process.Args, InitArgs(Expectation(e.Policy, s.Process), []string{"sh"})) ||
 		s.Mounts[n-2].Source != e.Host.SeccompInit || s.Mounts[n-1].Destination != FilterPath {
 		t.Fatalf("fast path not applied: args %v mounts %+v", s.Process.Args, s.Mounts[n-2:])
 	}
@@ -643,7 +771,7 @@ func TestRuleSeccompExec(t *testing.T) {
 	if err := CheckSeccompExec.Verify(e, s); !errors.Is(err, ErrPolicyDenied) {
 		t.Fatal("check passed without init")
 	}
-	if err := RuleSeccompExec.Apply(e, s); err != nil || !slices.Equal(s.Process.Args, []string{InitPath, "sh"}) {
+	if err := RuleSeccompExec.Apply(e, s); err != nil || !slices.Equal(s.Process.Args, InitArgs(Expectation(e.Policy, s.Process), []string{"sh"})) {
 		t.Fatalf("fast-path container: %v %v", err, s.Process.Args)
 	}
 	if err := CheckSeccompExec.Verify(e, s); err != nil {

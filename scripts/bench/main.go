@@ -213,7 +213,7 @@ func runMode(m, w string, bin func(string) string) error {
 	state := w + "/state-" + m
 	os.RemoveAll(state)
 	defer os.RemoveAll(state)
-	env := append(os.Environ(), "RUNH_RUNC="+bin("runc"))
+	env := os.Environ()
 	vs := variants(w, bin)
 	times := map[string][]time.Duration{}
 	var order []string
@@ -494,8 +494,8 @@ func sizeAndRSS(w string, bin func(string) string) string {
 	data, _ := os.ReadFile(w + "/runh/config.json")
 	os.WriteFile(w+"/rss/config.json", data, 0o644)
 	cmd := exec.Command(bin("runh"), "--root", w+"/rss-state", "create", "--bundle", w+"/rss", "rss")
-	cmd.Env = append(os.Environ(), "RUNH_RUNC=/bin/true")
 	cmd.Run()
+	exec.Command(bin("runc"), "--root", w+"/rss-state", "delete", "--force", "rss").Run()
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		fmt.Fprintf(&b, "- runh peak RSS on create (harden, save, verify attempt): %.1f MiB\n", float64(ru.Maxrss)/1024)
 	}
