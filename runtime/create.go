@@ -89,6 +89,9 @@ func (c *call) create() int {
 	if err != nil {
 		return c.refuse(err)
 	}
+	if err := h.env.CheckInheritedFDs(reservedFds(a) - 3); err != nil {
+		return c.refuse(c.profileDenial(err))
+	}
 	priv, pins, err := c.privateBundle(id, h)
 	if err != nil {
 		return c.refuse(err)

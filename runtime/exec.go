@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -49,6 +50,11 @@ func (c *call) exec() int {
 		return 1
 	}
 	id := a.positional[0]
+	if !c.profile.ReportOnly {
+		if err := c.requireRunhContainer(id); err != nil {
+			return c.refuse(err)
+		}
+	}
 	var p *specs.Process
 	if path := a.last("process"); path != "" {
 		if len(a.positional) > 1 {
@@ -70,6 +76,11 @@ func (c *call) exec() int {
 		return fail(c.log, fmt.Errorf("exec: container %s: %w", id, err))
 	}
 	env := &sandbox.Env{Policy: &c.profile.Policy, Host: host}
+	if !c.profile.ReportOnly {
+		if err := env.CheckInheritedFDs(reservedFds(a) - 3); err != nil {
+			return c.refuse(c.profileDenial(err))
+		}
+	}
 	if err := c.harden(env, &specs.Spec{Process: p}, true); err != nil {
 		if errors.Is(err, sandbox.ErrPolicyDenied) {
 			return c.denied(err)
@@ -94,6 +105,68 @@ func (c *call) exec() int {
 	}
 	args = append(args, "--process", path, id)
 	return fail(c.log, execRunc(c.runc, args))
+}
+
+// requireRunhContainer refuses an exec into a container runh did not
+// create: one made by plain runc (or another runtime) has no runh filter
+// and no hardened config, and an exec'd process would inherit nothing of
+// the floor (runh issue 13). runh's mark is its private bundle: runc's
+// state (in a root-only --root) must name a bundle in runh's root-only
+// tmpfs for this root and id, whose config carries runh's annotation with
+// this call's profile.
+func (c *call) requireRunhContainer(id string) error {
+	if !validID(id) {
+		return fmt.Errorf("%w: invalid container id %q", ErrUsage, id)
+	}
+	if err := checkOwnedDir(c.inv.StateRoot(), "--root"); err != nil {
+		return err
+	}
+	notOurs := func(why string) error {
+		return &sandbox.Denial{Profile: c.profile.Name, Field: "container " + id, Rule: "exec-runh-only",
+			Reason: "runh did not create it (" + why + "): exec into a container runh has not hardened is refused"}
+	}
+	data, err := os.ReadFile(filepath.Join(c.inv.StateRoot(), id, "state.json"))
+	if err != nil {
+		if os.IsNotExist(err) {
+			return fmt.Errorf("container %s does not exist", id)
+		}
+		return err
+	}
+	var st struct {
+		Config struct {
+			Labels []string `json:"labels"`
+		} `json:"config"`
+	}
+	if err := json.Unmarshal(data, &st); err != nil {
+		return fmt.Errorf("runc state of %s: %w", id, err)
+	}
+	bundle := ""
+	for _, l := range st.Config.Labels {
+		if v, ok := strings.CutPrefix(l, "bundle="); ok {
+			bundle = v
+		}
+	}
+	want := filepath.Join(stateDir(), "bundles", rootKey(c.inv.StateRoot()), id) + "/"
+	if !strings.HasPrefix(bundle, want) || strings.Contains(bundle[len(want):], "/") {
+		return notOurs("its bundle is " + bundle)
+	}
+	s, _, err := sandbox.LoadSpec(filepath.Join(bundle, "config.json"))
+	if err != nil {
+		return notOurs(err.Error())
+	}
+	if got := s.Annotations[AnnotationProfile]; got != c.profile.Name {
+		return notOurs(fmt.Sprintf("its profile is %q, not %q", got, c.profile.Name))
+	}
+	return nil
+}
+
+// profileDenial names this call's profile in a denial.
+func (c *call) profileDenial(err error) error {
+	var d *sandbox.Denial
+	if errors.As(err, &d) && d.Profile == "" {
+		d.Profile = c.profile.Name
+	}
+	return err
 }
 
 // processFromFlags builds the exec process the way runc does without
