@@ -3,7 +3,6 @@ package integration
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -13,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // TestFaultKilledDuringCreate kills runh with SIGKILL at random points of
@@ -59,8 +57,10 @@ func TestFaultKilledDuringCreate(t *testing.T) {
 func TestConcurrentCreates(t *testing.T) {
 	const n = 20
 	cs := make([]*ctr, n)
+	before := make([][]byte, n)
 	for i := range cs {
 		cs[i] = newCtr(t, "sh", "-c", fmt.Sprintf("echo marker-%d; id -u; grep Seccomp: /proc/self/status", i))
+		before[i], _ = os.ReadFile(cs[i].config())
 	}
 	var wg sync.WaitGroup
 	results := make([]result, n)
@@ -78,10 +78,9 @@ func TestConcurrentCreates(t *testing.T) {
 		if r.code != 0 || r.stdout != want {
 			t.Errorf("container %d: exit %d, stdout %q, stderr %q", i, r.code, r.stdout, r.stderr)
 		}
-		data, _ := os.ReadFile(c.config())
-		var s specs.Spec
-		if err := json.Unmarshal(data, &s); err != nil || s.Process.User.UID != 65534 {
-			t.Errorf("container %d: config not hardened: %v", i, err)
+		// runc got runh's private copy; the client's file is untouched.
+		if data, _ := os.ReadFile(c.config()); !bytes.Equal(data, before[i]) {
+			t.Errorf("container %d: the client's config.json changed", i)
 		}
 	}
 }

@@ -96,7 +96,7 @@ func TestDenials(t *testing.T) {
 				}
 			}
 		}},
-		{"hook", `hook /bin/sh (args [], resolves to`, func(s *specs.Spec) {
+		{"hook", `hook /bin/sh (args [], env [], resolves to`, func(s *specs.Spec) {
 			s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: "/bin/sh"}}}
 		}},
 		{"sysctl", `sysctl kernel.core_pattern is not in the safe set (rule sysctls)`, func(s *specs.Spec) {
