@@ -11,7 +11,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
 )
 
 // TestFaultKilledDuringCreate kills runh with SIGKILL at random points of
