@@ -163,7 +163,7 @@ func (c *call) createReportOnly(id, bundle string, a *cmdArgs) int {
 // and never writes.
 func (c *call) hardenBundle(bundle string) (*hardened, error) {
 	path := filepath.Join(bundle, "config.json")
-	s, _, err := sandbox.LoadSpec(path)
+	s, unknown, err := sandbox.LoadSpecDropUnknown(path)
 	if err != nil {
 		return nil, err
 	}
@@ -173,6 +173,9 @@ func (c *call) hardenBundle(bundle string) (*hardened, error) {
 	}
 	whyNotFast := setupFastPath(host)
 	env := &sandbox.Env{Policy: &c.profile.Policy, Host: host}
+	for _, u := range unknown {
+		env.Changes = append(env.Changes, sandbox.Change{Rule: "spec-surface", Field: u, What: "property the runtime spec does not define: removed, runc never sees it"})
+	}
 	if err := c.harden(env, s, false); err != nil {
 		return nil, err
 	}

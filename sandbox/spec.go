@@ -1,10 +1,13 @@
 package sandbox
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -171,4 +174,104 @@ func RemoveStaleTemps(path string) {
 	for _, m := range matches {
 		os.Remove(m)
 	}
+}
+
+// LoadSpecDropUnknown reads config.json like LoadSpec, except that JSON
+// properties the runtime spec does not define are not an error: the spec
+// says a runtime MUST NOT fail on one (runtime-tools misc_props). They are
+// returned by path and dropped: runh hands runc its own encoding of what
+// it decoded, so runc never acts on a property runh did not vet.
+func LoadSpecDropUnknown(path string) (*specs.Spec, []string, error) {
+	s, _, err := LoadSpec(path)
+	if err == nil || !strings.Contains(err.Error(), "unknown field") {
+		return s, nil, err
+	}
+	data, rerr := readBounded(path)
+	if rerr != nil {
+		return nil, nil, rerr
+	}
+	var lenient specs.Spec
+	if err := json.Unmarshal(data, &lenient); err != nil {
+		return nil, nil, fmt.Errorf("%w: %s: %w", ErrInvalidConfig, path, err)
+	}
+	if err := checkVersion(lenient.Version); err != nil {
+		return nil, nil, fmt.Errorf("%w: %s: %w", ErrInvalidConfig, path, err)
+	}
+	var raw any
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return nil, nil, fmt.Errorf("%w: %s: %w", ErrInvalidConfig, path, err)
+	}
+	var unknown []string
+	unknownFields("", raw, reflect.TypeOf(lenient), &unknown)
+	sort.Strings(unknown)
+	return &lenient, unknown, nil
+}
+
+// unknownFields walks a decoded JSON value alongside the Go type it was
+// decoded into and records the paths of object keys the type has no field
+// for, matching names as encoding/json does (exactly, else ignoring case).
+func unknownFields(path string, v any, t reflect.Type, out *[]string) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch val := v.(type) {
+	case map[string]any:
+		switch t.Kind() {
+		case reflect.Map:
+			for k, e := range val {
+				unknownFields(joinPath(path, k), e, t.Elem(), out)
+			}
+		case reflect.Struct:
+			fields := specFieldTypes(t)
+			for k, e := range val {
+				f, ok := fields[k]
+				if !ok {
+					for name, ff := range fields {
+						if strings.EqualFold(name, k) {
+							f, ok = ff, true
+							break
+						}
+					}
+				}
+				if !ok {
+					*out = append(*out, joinPath(path, k))
+					continue
+				}
+				unknownFields(joinPath(path, k), e, f, out)
+			}
+		}
+	case []any:
+		if t.Kind() == reflect.Slice || t.Kind() == reflect.Array {
+			for i, e := range val {
+				unknownFields(fmt.Sprintf("%s[%d]", path, i), e, t.Elem(), out)
+			}
+		}
+	}
+}
+
+func joinPath(path, k string) string {
+	if path == "" {
+		return k
+	}
+	return path + "." + k
+}
+
+// specFieldTypes maps a struct's JSON names to their types.
+func specFieldTypes(t reflect.Type) map[string]reflect.Type {
+	m := make(map[string]reflect.Type, t.NumField())
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		m[name] = f.Type
+	}
+	return m
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -82,5 +83,31 @@ func TestRemoveStaleTemps(t *testing.T) {
 	}
 	if _, err := os.Stat(p); err != nil {
 		t.Fatal("config removed")
+	}
+}
+
+func TestLoadSpecDropUnknown(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config.json")
+	os.WriteFile(path, []byte(`{"ociVersion":"1.0.2","unknownTop":1,"process":{"args":["sh"],"cwd":"/","user":{"uid":0,"gid":0},"newThing":{"x":1}},"linux":{"resources":{"memory":{"limit":5,"futureKnob":true}},"Namespaces":[{"type":"pid","bogus":1}]}}`), 0o644)
+	s, unknown, err := LoadSpecDropUnknown(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"linux.Namespaces[0].bogus", "linux.resources.memory.futureKnob", "process.newThing", "unknownTop"}
+	if !slices.Equal(unknown, want) {
+		t.Fatalf("unknown %q, want %q", unknown, want)
+	}
+	if *s.Linux.Resources.Memory.Limit != 5 || len(s.Linux.Namespaces) != 1 {
+		t.Fatalf("known fields lost: %+v", s.Linux)
+	}
+	// Known-only input takes the strict path and reports nothing.
+	os.WriteFile(path, []byte(`{"ociVersion":"1.0.2","process":{"args":["sh"],"cwd":"/","user":{"uid":0,"gid":0}}}`), 0o644)
+	if _, unknown, err := LoadSpecDropUnknown(path); err != nil || len(unknown) != 0 {
+		t.Fatalf("%v %v", unknown, err)
+	}
+	// Syntax errors are still errors.
+	os.WriteFile(path, []byte(`{"ociVersion":"1.0.2","x":`), 0o644)
+	if _, _, err := LoadSpecDropUnknown(path); err == nil {
+		t.Fatal("truncated JSON accepted")
 	}
 }
