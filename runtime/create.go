@@ -246,11 +246,11 @@ func rootKey(root string) string {
 }
 
 // sweepBundles removes the private bundles of containers runc no longer
-// has. A bundle younger than a minute is left: its create may still be
+// has. A bundle younger than 10 s is left: its create may still be
 // on the way to runc.
 func sweepBundles(keyDir, stateRoot string, log *Logger) {
 	ids, _ := os.ReadDir(keyDir)
-	cutoff := time.Now().Add(-time.Minute)
+	cutoff := time.Now().Add(-10 * time.Second)
 	for _, ent := range ids {
 		if _, err := os.Lstat(filepath.Join(stateRoot, ent.Name())); !os.IsNotExist(err) {
 			continue
