@@ -102,6 +102,7 @@ func (c *call) create() int {
 		// detaches them once the container is gone.
 		return fail(c.log, execRunc(c.runc, args))
 	}
+	nics := hostNICs()
 	code, err := runRunc(c.runc, args)
 	if rerr := pins.Release(); rerr != nil {
 		c.log.Warn(rerr.Error())
@@ -114,7 +115,11 @@ func (c *call) create() int {
 		// runc has already said why, on stderr and in the log.
 		return code
 	}
-	if err := c.verifyCreated(id, "", h); err != nil {
+	err = c.verifyCreated(id, "", h)
+	if err == nil {
+		err = c.verifyCreatedKernel(id, nics)
+	}
+	if err != nil {
 		c.log.Error(err.Error())
 		c.forceDelete(id)
 		return 1
