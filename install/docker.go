@@ -153,7 +153,7 @@ func decodeAny(data []byte) (map[string]any, error) {
 	dec.UseNumber()
 	m := map[string]any{}
 	if err := dec.Decode(&m); err != nil {
-		return nil, fmt.Errorf("not valid JSON: %v", err)
+		return nil, fmt.Errorf("not valid JSON: %w", err)
 	}
 	return m, nil
 }

@@ -25,7 +25,8 @@ type Options struct {
 	// SetDefault also makes runh the engine's default runtime.
 	SetDefault bool
 	// ConfigVersion is containerd's config version for a file that does not
-	// exist yet (2 or 3); 0 picks by the installed containerd.
+	// exist yet (2 for containerd 1.x, 3 or 4 for 2.x); 0 picks by the
+	// installed containerd.
 	ConfigVersion int
 	// Now names the backup; tests fix it.
 	Now func() time.Time
@@ -108,7 +109,7 @@ func Run(o Options, dryRun bool) (*Result, error) {
 		res.Before = src
 	case errors.Is(err, os.ErrNotExist):
 	default:
-		return nil, fmt.Errorf("%w: %v", ErrBadConfig, err)
+		return nil, fmt.Errorf("%w: %w", ErrBadConfig, err)
 	}
 	after, err := eng.edit(res.Before, o)
 	if err != nil {

@@ -48,7 +48,7 @@ func decodeTOML(src []byte) (map[string]any, error) {
 			row, col := de.Position()
 			return nil, fmt.Errorf("%w: line %d column %d: %s", errTOML, row, col, de.Error())
 		}
-		return nil, fmt.Errorf("%w: %v", errTOML, err)
+		return nil, fmt.Errorf("%w: %w", errTOML, err)
 	}
 	return m, nil
 }
@@ -103,7 +103,7 @@ func (d *tomlDoc) blocks() ([]tomlBlock, error) {
 		}
 	}
 	if err := p.Error(); err != nil {
-		return nil, fmt.Errorf("%w: %v", errTOML, err)
+		return nil, fmt.Errorf("%w: %w", errTOML, err)
 	}
 	return bs, nil
 }

@@ -9,7 +9,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -358,4 +357,3 @@ func TestVersionKeepsRuncLines(t *testing.T) {
 	}
 }
 
-var _ = syscall.Getpid

@@ -3,7 +3,6 @@ package sandbox_test
 import (
 	"encoding/json"
 	"errors"
-	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -114,5 +113,4 @@ func TestRealClientProcesses(t *testing.T) {
 	}
 }
 
-var _ = os.Getpid
 var _ specs.Spec

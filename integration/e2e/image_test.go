@@ -8,7 +8,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -101,4 +100,3 @@ func ociArchive(t testing.TB, path, ref string, layer []byte, entrypoint []strin
 	}
 }
 
-var _ = fmt.Sprint
