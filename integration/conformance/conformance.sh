@@ -11,6 +11,11 @@
 #     runc and runh restricted as the RuntimeClass handler; every changed
 #     outcome must be listed in expected-deltas-critest-restricted.txt.
 #     Needs bin/containerd2 and bin/crictl (make conformance builds them).
+#  3. opencontainers/runtime-tools' validation suite (58 TAP programs, from
+#     the snapshot in ../shared/recipes/peer-suites, run by its
+#     run-runtime-tools.sh), three ways like bats: compat identical to runc
+#     per TAP line, restricted only the deltas listed in
+#     expected-deltas-runtime-tools-restricted.txt.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
@@ -47,6 +52,21 @@ for rt in runc runh; do
 done
 (cd "$top" && go run ./integration/conformance/compare -runc "$R/critest-runc" -other "$R/critest-runh" \
 	-expected "$here/expected-deltas-critest-restricted.txt") >"$R/critest.txt" || ok=1
+rt_start=$(date +%s)
+peer=${PEER_SUITES:-$top/../shared/recipes/peer-suites}
+"$here/setup-runtime-tools.sh" "$W" || exit 1
+printf '#!/bin/sh\nexec %s --runh-profile compat "$@"\n' "$top/bin/runh" >"$W/runh-compat"
+chmod +x "$W/runh-compat"
+for rt in runc runh-compat runh; do
+	bin=$top/bin/$rt
+	[ "$rt" = runh-compat ] && bin=$W/runh-compat
+	rm -rf "$R/rt-$rt"
+	RT_SRC=$W/runtime-tools OUT=$R/rt-$rt "$peer/run-runtime-tools.sh" "$bin" >"$R/rt-$rt.log" 2>&1
+	tail -6 "$R/rt-$rt.log" | head -3
+done
+(cd "$top" && go run ./integration/conformance/compare -runc "$R/rt-runc" -other "$R/rt-runh-compat") >"$R/rt-compat.txt" || ok=1
+(cd "$top" && go run ./integration/conformance/compare -runc "$R/rt-runc" -other "$R/rt-runh" \
+	-expected "$here/expected-deltas-runtime-tools-restricted.txt") >"$R/rt-restricted.txt" || ok=1
 {
 	echo "runc bats suite (runc $(cd "$top" && go list -m -f '{{.Version}}' github.com/opencontainers/runc)), $(date -u +%F), $((bats_done - start)) s"
 	echo
@@ -60,5 +80,13 @@ done
 	echo
 	echo "## runh restricted vs runc"
 	cat "$R/critest.txt"
+	echo
+	echo "runtime-tools 5e639034 validation, $(($(date +%s) - rt_start)) s"
+	echo
+	echo "## runh compat vs runc"
+	cat "$R/rt-compat.txt"
+	echo
+	echo "## runh restricted vs runc"
+	cat "$R/rt-restricted.txt"
 } | tee "$R/summary.txt"
 exit $ok
