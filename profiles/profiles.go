@@ -86,6 +86,14 @@ func Restricted() *Profile {
 		// Order matters: namespaces before sysctls (net.* needs a private
 		// network namespace), capabilities before seccomp.
 		Rules: []sandbox.Rule{
+			sandbox.RuleSpecSurface,
+			sandbox.RuleIOPriority,
+			sandbox.RuleScheduler,
+			sandbox.RulePersonality,
+			sandbox.RuleCgroupUnified,
+			sandbox.RuleCoreDumps,
+			sandbox.RulePseudoMounts,
+			sandbox.RuleAnnotations,
 			sandbox.RuleUser,
 			sandbox.RuleCapabilities,
 			sandbox.RuleNoNewPrivileges,
@@ -94,6 +102,7 @@ func Restricted() *Profile {
 			sandbox.RuleOOMScoreAdj,
 			sandbox.RuleReadonlyRootfs,
 			sandbox.RuleDevSymlink,
+			sandbox.RuleEntrypoint,
 			sandbox.RuleHostMounts,
 			sandbox.RulePropagation,
 			sandbox.RuleBindOptions,

@@ -336,8 +336,8 @@ func validID(id string) bool {
 }
 
 // checkOwnedDir refuses a directory (if it exists) that someone other than
-// root could change, and every parent of it that is not root's or is
-// writable by others without the sticky bit.
+// root (or runh's own user) could change, and every parent of it that is
+// not theirs or is writable by others without the sticky bit.
 func checkOwnedDir(dir, what string) error {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
@@ -346,7 +346,7 @@ func checkOwnedDir(dir, what string) error {
 	for p := abs; ; p = filepath.Dir(p) {
 		var st unix.Stat_t
 		if err := unix.Stat(p, &st); err == nil {
-			if st.Uid != 0 || st.Mode&0o022 != 0 && (p == abs || st.Mode&unix.S_ISVTX == 0) {
+			if st.Uid != 0 && int(st.Uid) != os.Geteuid() || st.Mode&0o022 != 0 && (p == abs || st.Mode&unix.S_ISVTX == 0) {
 				return fmt.Errorf("%w: %s %s: %s is not root's alone (owner %d, mode %o): runh reads container state from it", sandbox.ErrInvalidConfig, what, dir, p, st.Uid, st.Mode&0o7777)
 			}
 		}

@@ -44,7 +44,7 @@ func Main(argv []string) int {
 	if class == Own {
 		return runOwn(inv, log)
 	}
-	runc, err := FindRunc(DefaultConfig)
+	runc, err := FindRunc()
 	if err != nil {
 		log.Error(err.Error())
 		return 1
@@ -131,7 +131,7 @@ func (c *call) denied(err error) int {
 // runc's test suite reads the first three lines as runc's; Docker takes the
 // last line with "version" in it, so it reports runh.
 func printVersion() error {
-	runc, err := FindRunc(DefaultConfig)
+	runc, err := FindRunc()
 	if err == nil {
 		var out []byte
 		out, err = outputRunc(runc, "--version")

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -88,7 +89,7 @@ func runOwn(inv *Invocation, log *Logger) int {
 			return 0
 		}
 		// `runh help create`: runc's help for runc's commands.
-		if runc, err := FindRunc(DefaultConfig); err == nil {
+		if runc, err := FindRunc(); err == nil {
 			return fail(log, execRunc(runc, inv.RuncArgs()))
 		}
 	}
@@ -96,7 +97,7 @@ func runOwn(inv *Invocation, log *Logger) int {
 	if c == nil || (inv.Globals.Help && Commands[inv.Command] != Own) {
 		// A drop-in's help starts with runc's own, which tools and runc's
 		// test suite read, and then says what runh adds.
-		if runc, err := FindRunc(DefaultConfig); err == nil {
+		if runc, err := FindRunc(); err == nil {
 			if out, err := outputRunc(runc, "--help"); err == nil {
 				os.Stdout.Write(out)
 				fmt.Fprintln(os.Stdout, "\nRUNH:")
@@ -317,10 +318,15 @@ runh profile list           list the known profiles
 				showProfile(os.Stdout, prof)
 				return nil
 			}
-			return fmt.Errorf("%w: profile wants \"show [NAME]\" or \"list\", got %v", ErrUsage, args)
+			if len(args) == 0 {
+				return fmt.Errorf("%w: %s", ErrUsage, profileUsage)
+			}
+			return fmt.Errorf("%w: unknown profile subcommand %q: %s", ErrUsage, strings.Join(args, " "), profileUsage)
 		},
 	}
 }
+
+const profileUsage = "runh profile show [NAME] | runh profile list"
 
 func showProfile(w io.Writer, p *profiles.Profile) {
 	pol := p.Policy
@@ -355,6 +361,34 @@ func showProfile(w io.Writer, p *profiles.Profile) {
 	for _, c := range p.Checks {
 		fmt.Fprintf(w, "  %-24s %s\n", c.Name, c.Doc)
 	}
+	showSurface(w, p)
+}
+
+// showSurface prints the class of every config.json field: path, class,
+// and the rule (hardened, checked) or the reason (allowed, refused).
+func showSurface(w io.Writer, p *profiles.Profile) {
+	table := sandbox.SurfaceTable()
+	enforced := slices.ContainsFunc(p.Rules, func(r sandbox.Rule) bool { return r.Name == sandbox.RuleSpecSurface.Name })
+	fmt.Fprintf(w, "\nconfig.json fields (rule %s refuses a set field that is refused, or not in this table", sandbox.RuleSpecSurface.Name)
+	if !enforced {
+		fmt.Fprintf(w, "; NOT ENFORCED: profile %s does not run it", p.Name)
+	}
+	fmt.Fprintf(w, "):\n")
+	width := 0
+	for _, e := range table {
+		width = max(width, len(e.Path))
+	}
+	counts := map[sandbox.Class]int{}
+	for _, e := range table {
+		what := e.Reason
+		if e.Class == sandbox.Hardened || e.Class == sandbox.Checked {
+			what = e.Rule
+		}
+		fmt.Fprintf(w, "  %-*s  %-8s  %s\n", width, e.Path, e.Class, what)
+		counts[e.Class]++
+	}
+	fmt.Fprintf(w, "\n%d fields: %d hardened, %d checked, %d allowed, %d refused (a refused field covers everything below it)\n",
+		len(table), counts[sandbox.Hardened], counts[sandbox.Checked], counts[sandbox.Allowed], counts[sandbox.Refused])
 }
 
 func maxString(v int64) string {

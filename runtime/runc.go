@@ -14,17 +14,6 @@ import (
 // ErrRuncNotFound is returned when no real runc can be found.
 var ErrRuncNotFound = errors.New("cannot find the real runc")
 
-// Config is runh's operator configuration. Only the runc path exists yet.
-type Config struct {
-	// Runc is the real runc. Empty means "runc" in runh's own directory,
-	// where `make build` and an installer put it, if it is there.
-	Runc string
-}
-
-// DefaultConfig is the embedded configuration, until the operator config
-// file exists.
-var DefaultConfig = Config{}
-
 // frontPath is runh's C front (runtime/front), which execs runh-core for
 // everything but plain pass-through calls and says where it is in
 // RUNH_FRONT. It is runh too: FindRunc must never pick it.
@@ -55,12 +44,11 @@ func runhPath() (string, error) {
 	return filepath.EvalSymlinks(exe)
 }
 
-// FindRunc locates the real runc: the configured path, else runc next to
-// runh's binary (engines such as Podman do not pass their environment to
+// FindRunc locates the real runc: runc next to runh's binary (engines such as Podman do not pass their environment to
 // every runtime call), else runc in the system's binary directories
 // (runcDirs). runh's own binary is always skipped, so installing runh as
 // `runc` cannot loop. Test builds also honour $RUNH_RUNC (envhooks).
-func FindRunc(cfg Config) (string, error) {
+func FindRunc() (string, error) {
 	self, _ := os.Stat("/proc/self/exe")
 	var front os.FileInfo
 	if frontPath != "" {
@@ -84,12 +72,6 @@ func FindRunc(cfg Config) (string, error) {
 			return "", fmt.Errorf("%w: RUNH_RUNC: %w", ErrRuncNotFound, err)
 		}
 		return filepath.Abs(p)
-	}
-	if cfg.Runc != "" {
-		if err := usable(cfg.Runc); err != nil {
-			return "", fmt.Errorf("%w: config runc: %w", ErrRuncNotFound, err)
-		}
-		return cfg.Runc, nil
 	}
 	if exe, err := os.Executable(); err == nil {
 		if p := filepath.Join(filepath.Dir(exe), "runc"); usable(p) == nil {

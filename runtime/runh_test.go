@@ -7,7 +7,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"hash/fnv"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -67,7 +69,26 @@ func newFake(t *testing.T) *fake {
 	// A create mounts runh's private-bundle tmpfs in the state dir.
 	t.Cleanup(func() { unix.Unmount(filepath.Join(f.dir, "state", "bundles"), unix.MNT_DETACH) })
 	os.MkdirAll(filepath.Join(f.bundle, "rootfs", "dev"), 0o755)
+	// The image's command: runh looks it up at create, as runc does.
+	os.MkdirAll(filepath.Join(f.bundle, "rootfs", "bin"), 0o755)
+	os.WriteFile(filepath.Join(f.bundle, "rootfs", "bin", "true"), []byte("#!/bin/true\n"), 0o755)
 	return f
+}
+
+// fakeRunhContainer makes what runh finds for a container it created: a
+// runc state whose bundle is a private bundle carrying runh's annotation.
+// It returns the state root.
+func (f *fake) fakeRunhContainer(id string) string {
+	f.t.Helper()
+	root := filepath.Join(f.dir, "root")
+	h := fnv.New64a()
+	h.Write([]byte(root))
+	priv := filepath.Join(f.dir, "state", "bundles", strconv.FormatUint(h.Sum64(), 16), id, "1.x")
+	os.MkdirAll(priv, 0o711)
+	os.MkdirAll(filepath.Join(root, id), 0o711)
+	os.WriteFile(filepath.Join(priv, "config.json"), []byte(`{"ociVersion":"1.0.2","annotations":{"dev.runh.profile":"restricted"}}`), 0o600)
+	os.WriteFile(filepath.Join(root, id, "state.json"), []byte(`{"config":{"labels":["bundle=`+priv+`"]}}`), 0o600)
+	return root
 }
 
 func (f *fake) writeConfig(mutate func(*specs.Spec)) []byte {
@@ -225,7 +246,8 @@ func TestExecProcessHardenedInMemfd(t *testing.T) {
 	data, _ := json.Marshal(p)
 	pf := filepath.Join(f.bundle, "process.json")
 	os.WriteFile(pf, data, 0o600)
-	_, stderr, code := f.run(nil, "--root", "/r", "exec", "--process", pf, "--detach", "--pid-file", "/x.pid", "ctr")
+	root := f.fakeRunhContainer("ctr")
+	_, stderr, code := f.run(nil, "--root", root, "exec", "--process", pf, "--detach", "--pid-file", "/x.pid", "ctr")
 	if code != 0 {
 		t.Fatalf("code %d stderr %q", code, stderr)
 	}
@@ -346,5 +368,18 @@ func TestRuncNextToRunh(t *testing.T) {
 	cmd.Env = []string{"PATH=/usr/bin:/bin", "FAKERUNC_DIR=" + f.dir}
 	if out, err := cmd.CombinedOutput(); err != nil || f.argv() != "state\nx\n--\n" {
 		t.Fatalf("err %v out %q argv %q", err, out, f.argv())
+	}
+}
+
+// TestExecIntoForeignContainerRefused: a container whose runc state names
+// a bundle outside runh's private bundles (plain runc made it) gets no exec.
+func TestExecIntoForeignContainerRefused(t *testing.T) {
+	f := newFake(t)
+	root := filepath.Join(f.dir, "root")
+	os.MkdirAll(filepath.Join(root, "ctr"), 0o711)
+	os.WriteFile(filepath.Join(root, "ctr", "state.json"), []byte(`{"config":{"labels":["bundle=`+f.bundle+`"]}}`), 0o600)
+	_, stderr, code := f.run(nil, "--root", root, "exec", "ctr", "true")
+	if code == 0 || !strings.Contains(stderr, "runh did not create it") || !strings.Contains(stderr, "rule exec-runh-only") || f.argv() != "" {
+		t.Fatalf("code %d stderr %q argv %q", code, stderr, f.argv())
 	}
 }

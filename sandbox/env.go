@@ -43,6 +43,7 @@ type Policy struct {
 	// MaskedPaths and ReadonlyPaths are the floors for linux.maskedPaths and
 	// linux.readonlyPaths.
 	MaskedPaths, ReadonlyPaths []string
+	CoreDumps                  bool // keep RLIMIT_CORE as the client asked (default: forced to 0)
 }
 
 // CapAllowed reports whether cap may stay in a spec whose client requested
