@@ -117,6 +117,7 @@ func Restricted() *Profile {
 			sandbox.RuleIDMappings,
 			sandbox.RuleDevices,
 			sandbox.RuleHooks,
+			sandbox.RuleSeccompClientProfile,
 			sandbox.RuleSeccomp,
 			sandbox.RuleSeccompExec,
 		},

@@ -9,6 +9,7 @@ import (
 
 	"github.com/mailru/easyjson/jlexer"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/runh-dev/runh/sandbox"
 )
@@ -47,6 +48,9 @@ func findInit() (string, error) {
 // are. Without an init, runc compiles the profile (slower, just as safe);
 // the returned reason is logged once the container is accepted.
 func setupFastPath(h *sandbox.Host) (whyNot error) {
+	if release, ok := kernelReportsSeccompFilters(); !ok {
+		return fmt.Errorf("seccomp fast path off, runc compiles the profile: kernel %s does not report Seccomp_filters (Linux 5.9 or later), which runh-init needs to prove its filter loaded", release)
+	}
 	init, err := findInit()
 	if err != nil {
 		return fmt.Errorf("seccomp fast path off, runc compiles the profile: runh-init: %w", err)
@@ -54,6 +58,24 @@ func setupFastPath(h *sandbox.Host) (whyNot error) {
 	h.SeccompInit = init
 	h.SeccompCache = filepath.Join(stateDir(), "seccomp")
 	return nil
+}
+
+// kernelReportsSeccompFilters: runh-init proves that its filter loaded by
+// the Seccomp_filters count in /proc/self/status, which Linux reports from
+// 5.9 on; it refuses to start a workload without it, so on an older kernel
+// every fast-path container would fail. uname, not a read of
+// /proc/self/status: ~1 µs against ~60 µs on every create.
+func kernelReportsSeccompFilters() (release string, ok bool) {
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		return "(uname failed)", false
+	}
+	release = unix.ByteSliceToString(u.Release[:])
+	var major, minor int
+	if n, _ := fmt.Sscanf(release, "%d.%d", &major, &minor); n != 2 {
+		return release, false
+	}
+	return release, major > 5 || major == 5 && minor >= 9
 }
 
 // execViaInit reports whether container id was created on the fast path,
@@ -116,10 +138,14 @@ func stateInitPid(data []byte) (int, bool) {
 
 // verifyFastPath checks, in a created container's root, that runh-init is
 // there and the filter is the one runh chose. The filter is installed when
-// the container starts, so /proc/<pid>/status cannot show it yet; the
-// tests prove Seccomp: 2 from inside.
+// the container starts, so /proc/<pid>/status cannot show it yet:
+// runh-init proves it from inside (Seccomp_filters one up) before it
+// starts the workload.
 func verifyFastPath(pid int, s *specs.Spec) error {
 	n := len(s.Mounts)
+	if n < 2 || s.Mounts[n-1].Destination != sandbox.FilterPath {
+		return fmt.Errorf("the spec starts runh-init but does not mount its filter")
+	}
 	want, err := os.ReadFile(s.Mounts[n-1].Source)
 	if err != nil {
 		return err
@@ -137,8 +163,4 @@ func verifyFastPath(pid int, s *specs.Spec) error {
 		return fmt.Errorf("the container has no runh-init: %v", err)
 	}
 	return nil
-}
-
-func fastPath(s *specs.Spec) bool {
-	return (s.Linux == nil || s.Linux.Seccomp == nil) && s.Process != nil && len(s.Process.Args) > 0 && s.Process.Args[0] == sandbox.InitPath
 }

@@ -95,7 +95,7 @@ func VerifyProcess(pid int, s *specs.Spec, host *sandbox.Host, limits bool) erro
 		if err != nil {
 			return fmt.Errorf("%s: %q: %w", set.key, st[set.key], err)
 		}
-		allowed := CapMask(set.caps)
+		allowed := sandbox.CapMask(set.caps)
 		if got&^allowed != 0 {
 			return fmt.Errorf("%s is %016x, more than the hardened %016x", set.key, got, allowed)
 		}
@@ -103,12 +103,8 @@ func VerifyProcess(pid int, s *specs.Spec, host *sandbox.Host, limits bool) erro
 	if st["NoNewPrivs"] != "1" {
 		return fmt.Errorf("NoNewPrivs is %q, want 1", st["NoNewPrivs"])
 	}
-	if fastPath(s) {
-		if err := verifyFastPath(pid, s); err != nil {
-			return err
-		}
-	} else if st["Seccomp"] != "2" {
-		return fmt.Errorf("Seccomp is %q, want 2 (filter)", st["Seccomp"])
+	if err := verifySeccomp(pid, st, s); err != nil {
+		return err
 	}
 	for _, t := range sandbox.PrivateNamespaces {
 		name := sandbox.NSProcName(t)
@@ -145,6 +141,26 @@ func VerifyProcess(pid int, s *specs.Spec, host *sandbox.Host, limits bool) erro
 	return nil
 }
 
+// verifySeccomp: a process that starts through runh-init has runh's init
+// and filter in its root (the filter itself is installed only when the
+// container starts, and runh-init proves that from inside). With a client
+// profile kept beside it, runc has installed that profile already, so
+// Seccomp must be 2 as well; Seccomp 2 alone is not enough, since the
+// client's filter satisfies it without runh's. Without runh-init, runc
+// installs the whole profile: Seccomp 2.
+func verifySeccomp(pid int, st map[string]string, s *specs.Spec) error {
+	if !sandbox.StartsWithInit(s.Process) {
+		if st["Seccomp"] != "2" {
+			return fmt.Errorf("Seccomp is %q, want 2 (filter)", st["Seccomp"])
+		}
+		return nil
+	}
+	if s.Linux != nil && s.Linux.Seccomp != nil && st["Seccomp"] != "2" {
+		return fmt.Errorf("Seccomp is %q, want 2 (the client's filter, under runh's)", st["Seccomp"])
+	}
+	return verifyFastPath(pid, s)
+}
+
 func fmtCgroupLimit(v int64) string {
 	if v < 0 {
 		return "unlimited"
@@ -167,33 +183,6 @@ func readStatus(pid int) (map[string]string, error) {
 		}
 	}
 	return st, sc.Err()
-}
-
-// capNumbers maps capability names to their bit (linux/capability.h).
-var capNumbers = map[string]uint{
-	"CAP_CHOWN": 0, "CAP_DAC_OVERRIDE": 1, "CAP_DAC_READ_SEARCH": 2, "CAP_FOWNER": 3,
-	"CAP_FSETID": 4, "CAP_KILL": 5, "CAP_SETGID": 6, "CAP_SETUID": 7, "CAP_SETPCAP": 8,
-	"CAP_LINUX_IMMUTABLE": 9, "CAP_NET_BIND_SERVICE": 10, "CAP_NET_BROADCAST": 11,
-	"CAP_NET_ADMIN": 12, "CAP_NET_RAW": 13, "CAP_IPC_LOCK": 14, "CAP_IPC_OWNER": 15,
-	"CAP_SYS_MODULE": 16, "CAP_SYS_RAWIO": 17, "CAP_SYS_CHROOT": 18, "CAP_SYS_PTRACE": 19,
-	"CAP_SYS_PACCT": 20, "CAP_SYS_ADMIN": 21, "CAP_SYS_BOOT": 22, "CAP_SYS_NICE": 23,
-	"CAP_SYS_RESOURCE": 24, "CAP_SYS_TIME": 25, "CAP_SYS_TTY_CONFIG": 26, "CAP_MKNOD": 27,
-	"CAP_LEASE": 28, "CAP_AUDIT_WRITE": 29, "CAP_AUDIT_CONTROL": 30, "CAP_SETFCAP": 31,
-	"CAP_MAC_OVERRIDE": 32, "CAP_MAC_ADMIN": 33, "CAP_SYSLOG": 34, "CAP_WAKE_ALARM": 35,
-	"CAP_BLOCK_SUSPEND": 36, "CAP_AUDIT_READ": 37, "CAP_PERFMON": 38, "CAP_BPF": 39,
-	"CAP_CHECKPOINT_RESTORE": 40,
-}
-
-// CapMask is the bitmask of the named capabilities; unknown names add
-// nothing, so they can never widen what verification accepts.
-func CapMask(names []string) uint64 {
-	var m uint64
-	for _, n := range names {
-		if b, ok := capNumbers[n]; ok {
-			m |= 1 << b
-		}
-	}
-	return m
 }
 
 // procCgroup is a process's /proc/<pid>/cgroup: the path of each cgroup v1

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/runh-dev/runh/sandbox"
 )
 
 func TestHostID(t *testing.T) {
@@ -111,4 +113,49 @@ func TestCgroupModeMatchesMounts(t *testing.T) {
 		t.Fatalf("cgroupMode %d, the mount table says %d", got, want)
 	}
 	t.Logf("cgroup mode %d (0 legacy, 1 hybrid, 2 unified)", want)
+}
+
+// TestVerifySeccomp: a process that starts through runh-init is checked for
+// runh's init and filter in its root whether or not a client profile is
+// stacked under runh's; with one, Seccomp 2 (the client's filter) is needed
+// too but is not enough. This test's own root has no /dev/.runh, so every
+// fast-path case fails on the files.
+func TestVerifySeccomp(t *testing.T) {
+	init := sandbox.InitArgs("uid=65534", []string{"sh"})
+	mounts := []specs.Mount{{Destination: sandbox.InitPath, Source: "/bin/true"}, {Destination: sandbox.FilterPath, Source: "/dev/null"}}
+	client := &specs.LinuxSeccomp{DefaultAction: specs.ActAllow}
+	for _, tc := range []struct {
+		name    string
+		seccomp string
+		args    []string
+		profile *specs.LinuxSeccomp
+		wantErr string
+	}{
+		{"runc installs the profile", "2", []string{"sh"}, client, ""},
+		{"runc installed nothing", "0", []string{"sh"}, client, "Seccomp is \"0\""},
+		{"fast path, files missing", "0", init, nil, "no seccomp filter"},
+		{"stacked, client filter only", "2", init, client, "no seccomp filter"},
+		{"stacked, no filter at all", "0", init, client, "Seccomp is \"0\""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := &specs.Spec{Process: &specs.Process{Args: tc.args}, Mounts: mounts, Linux: &specs.Linux{Seccomp: tc.profile}}
+			err := verifySeccomp(os.Getpid(), map[string]string{"Seccomp": tc.seccomp}, s)
+			if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
+				t.Fatalf("got %v, want %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+// TestKernelReportsSeccompFilters agrees with this kernel's
+// /proc/self/status.
+func TestKernelReportsSeccompFilters(t *testing.T) {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	release, ok := kernelReportsSeccompFilters()
+	if has := strings.Contains(string(data), "\nSeccomp_filters:"); ok != has {
+		t.Fatalf("kernel %s: fast path %v, but Seccomp_filters reported: %v", release, ok, has)
+	}
 }

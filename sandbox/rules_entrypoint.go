@@ -27,7 +27,7 @@ var RuleEntrypoint = Rule{
 	Hint:    "check the image's command and the container's PATH",
 	Process: false,
 	Apply: func(e *Env, s *specs.Spec) error {
-		if s.Process == nil || len(s.Process.Args) == 0 || s.Root == nil || s.Root.Path == "" || s.Process.Args[0] == InitPath {
+		if s.Process == nil || len(s.Process.Args) == 0 || s.Root == nil || s.Root.Path == "" || StartsWithInit(s.Process) {
 			return nil
 		}
 		name := s.Process.Args[0]
