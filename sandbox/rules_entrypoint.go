@@ -27,10 +27,15 @@ var RuleEntrypoint = Rule{
 	Hint:    "check the image's command and the container's PATH",
 	Process: false,
 	Apply: func(e *Env, s *specs.Spec) error {
-		if s.Process == nil || len(s.Process.Args) == 0 || s.Root == nil || s.Root.Path == "" || StartsWithInit(s.Process) {
+		if s.Process == nil || s.Root == nil || s.Root.Path == "" {
 			return nil
 		}
-		name := s.Process.Args[0]
+		// The workload, past any runh-init prefix (a client's included).
+		args := Workload(s.Process.Args)
+		if len(args) == 0 {
+			return nil
+		}
+		name := args[0]
 		root, err := unix.Open(e.bundlePath(s.Root.Path), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 		if err != nil {
 			return nil // the root's own checks and runc report this
