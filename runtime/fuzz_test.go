@@ -78,7 +78,7 @@ func FuzzUpdateResources(f *testing.F) {
 		if err := sandbox.DecodeStrict(data, &r); err != nil {
 			return
 		}
-		if err := CheckUpdate(pol, &r); err != nil {
+		if err := sandbox.CheckUpdate(pol, &r); err != nil {
 			return
 		}
 		if r.Memory != nil && r.Memory.Limit != nil && *r.Memory.Limit < 0 {

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"sort"
 	"strconv"
@@ -40,15 +39,22 @@ func (c *call) update() int {
 		c.log.Error(fmt.Sprintf("%s: \"update\" requires exactly 1 argument, the container id", ErrUsage))
 		return 1
 	}
-	var res *specs.LinuxResources
-	if in := a.last("resources"); in != "" {
-		if res, err = readResources(in); err != nil {
+	// The flags are judged even with --resources: runc applies some of
+	// them on top of the file.
+	fromFlags, err := resourcesFromFlags(a)
+	if err == nil {
+		err = sandbox.CheckUpdate(&c.profile.Policy, fromFlags)
+	}
+	res := fromFlags
+	if in := a.last("resources"); in != "" && err == nil {
+		if res, err = readResources(in); err != nil && !errors.Is(err, sandbox.ErrPolicyDenied) {
 			return fail(c.log, err)
 		}
-	} else if res, err = resourcesFromFlags(a); err != nil {
-		return fail(c.log, err)
 	}
-	if err := CheckUpdate(&c.profile.Policy, res); err != nil && c.profile.ReportOnly {
+	if err == nil {
+		err = sandbox.CheckUpdate(&c.profile.Policy, res)
+	}
+	if err != nil && c.profile.ReportOnly {
 		c.log.Warn(fmt.Sprintf("profile %q (report only), would refuse: %v", c.profile.Name, err))
 	} else if err != nil {
 		var d *sandbox.Denial
@@ -88,35 +94,43 @@ func (c *call) update() int {
 }
 
 func readResources(in string) (*specs.LinuxResources, error) {
-	var r io.Reader
 	if in == "-" {
-		r = os.Stdin
-	} else {
-		f, err := os.Open(in)
-		if err != nil {
-			return nil, fmt.Errorf("%w: %w", sandbox.ErrInvalidConfig, err)
-		}
-		defer f.Close()
-		r = f
+		return sandbox.LoadResources(os.Stdin, "resources on stdin")
 	}
-	data, err := io.ReadAll(io.LimitReader(r, sandbox.MaxConfigSize+1))
+	f, err := os.Open(in)
 	if err != nil {
-		return nil, fmt.Errorf("%w: read resources: %w", sandbox.ErrInvalidConfig, err)
+		return nil, fmt.Errorf("%w: %w", sandbox.ErrInvalidConfig, err)
 	}
-	if len(data) > sandbox.MaxConfigSize {
-		return nil, fmt.Errorf("%w: resources larger than %d bytes", sandbox.ErrInvalidConfig, sandbox.MaxConfigSize)
-	}
-	var res specs.LinuxResources
-	if err := sandbox.DecodeStrict(data, &res); err != nil {
-		return nil, fmt.Errorf("%w: resources: %w", sandbox.ErrInvalidConfig, err)
-	}
-	return &res, nil
+	defer f.Close()
+	return sandbox.LoadResources(f, in)
 }
 
-// resourcesFromFlags reads the two limits runh guards from runc's flags,
-// with runc's parsing: "-1" is unlimited, other values are sizes.
+// resourcesFromFlags reads what runh judges from runc's flags, with runc's
+// parsing: the memory and pids limits ("-1" is unlimited, other values are
+// sizes), realtime CPU time, and Intel RDT schemata.
 func resourcesFromFlags(a *cmdArgs) (*specs.LinuxResources, error) {
 	res := &specs.LinuxResources{}
+	for _, f := range []string{"cpu-rt-period", "cpu-rt-runtime"} {
+		if v := a.last(f); v != "" && v != "0" {
+			if res.CPU == nil {
+				res.CPU = &specs.LinuxCPU{}
+			}
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("%w: invalid value for %s: %w", ErrUsage, f, err)
+			}
+			if f == "cpu-rt-runtime" {
+				res.CPU.RealtimeRuntime = &n
+			} else {
+				u := uint64(n)
+				res.CPU.RealtimePeriod = &u
+			}
+		}
+	}
+	if a.last("l3-cache-schema") != "" || a.last("mem-bw-schema") != "" {
+		return nil, &sandbox.Denial{Field: "--l3-cache-schema/--mem-bw-schema", Rule: "spec-surface",
+			Reason: "Intel RDT schemata are refused: they reserve cache and memory bandwidth on the host for one container"}
+	}
 	if v := a.last("memory"); v != "" {
 		n := int64(-1)
 		if v != "-1" {
@@ -135,34 +149,4 @@ func resourcesFromFlags(a *cmdArgs) (*specs.LinuxResources, error) {
 		res.Pids = &specs.LinuxPids{Limit: &n}
 	}
 	return res, nil
-}
-
-// CheckUpdate refuses resources that remove a limit or exceed the policy's
-// maximum. Absent fields leave the current limit alone and pass. A memory
-// limit of 0 means "unchanged" to runc and passes; a pids limit of 0 is
-// refused, because older runtime-spec releases read it as unlimited.
-func CheckUpdate(p *sandbox.Policy, r *specs.LinuxResources) error {
-	deny := func(field, format string, args ...any) error {
-		return &sandbox.Denial{Field: field, Rule: "cgroup-limits", Reason: fmt.Sprintf(format, args...),
-			Hint: "set a finite limit within the profile's maximum (runh profile show); removing a limit is not allowed"}
-	}
-	if r.Memory != nil && r.Memory.Limit != nil {
-		v := *r.Memory.Limit
-		if v < 0 {
-			return deny("memory.limit", "update would remove the memory limit (%d)", v)
-		}
-		if c := p.MemoryCeiling(); v > c {
-			return deny("memory.limit", "memory limit %d is above the profile's maximum %d (the host's memory unless the profile sets one)", v, c)
-		}
-	}
-	if r.Pids != nil && r.Pids.Limit != nil {
-		v := *r.Pids.Limit
-		if v <= 0 {
-			return deny("pids.limit", "update would remove the pids limit (%d)", v)
-		}
-		if p.PidsMax > 0 && v > p.PidsMax {
-			return deny("pids.limit", "pids limit %d is above the profile's maximum %d", v, p.PidsMax)
-		}
-	}
-	return nil
 }

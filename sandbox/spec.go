@@ -61,12 +61,17 @@ func readBounded(path string) ([]byte, error) {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxConfigSize+1))
+	return readBoundedFrom(f, path)
+}
+
+// readBoundedFrom reads at most MaxConfigSize bytes of r, named name.
+func readBoundedFrom(r io.Reader, name string) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(r, MaxConfigSize+1))
 	if err != nil {
-		return nil, fmt.Errorf("%w: read %s: %w", ErrInvalidConfig, path, err)
+		return nil, fmt.Errorf("%w: read %s: %w", ErrInvalidConfig, name, err)
 	}
 	if len(data) > MaxConfigSize {
-		return nil, fmt.Errorf("%w: %s is larger than %d bytes", ErrInvalidConfig, path, MaxConfigSize)
+		return nil, fmt.Errorf("%w: %s is larger than %d bytes", ErrInvalidConfig, name, MaxConfigSize)
 	}
 	return data, nil
 }
