@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -115,7 +114,7 @@ func (c *call) create() int {
 		// runc has already said why, on stderr and in the log.
 		return code
 	}
-	err = c.verifyCreated(id, "", h)
+	err = c.verifyCreated(id, h)
 	if err == nil {
 		err = c.verifyCreatedKernel(id, nics)
 	}
@@ -157,7 +156,7 @@ func (c *call) createReportOnly(id, bundle string, a *cmdArgs) int {
 		return fail(c.log, err)
 	}
 	if code == 0 {
-		if err := c.verifyCreated(id, a.last("pid-file"), &hardened{spec: s, host: host}); err != nil {
+		if err := c.verifyCreated(id, &hardened{spec: s, host: host}); err != nil {
 			c.log.Warn(fmt.Sprintf("profile %q (report only): %v", c.profile.Name, err))
 		}
 	}
@@ -386,17 +385,6 @@ type runcState struct {
 	Bundle string `json:"bundle"`
 }
 
-func readPidFile(path string) (int, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return 0, err
-	}
-	var pid int
-	if _, err := fmt.Sscan(strings.TrimSpace(string(data)), &pid); err != nil || pid <= 0 {
-		return 0, fmt.Errorf("bad pid file %s: %q", path, data)
-	}
-	return pid, nil
-}
 
 func changeLines(profile, prefix string, changes []sandbox.Change) []string {
 	lines := make([]string, len(changes))

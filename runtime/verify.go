@@ -29,23 +29,46 @@ type hardened struct {
 
 // verifyCreated reads what the kernel applied to the container's init,
 // which runc leaves waiting on its exec fifo with user, capabilities,
-// no_new_privs, seccomp, namespaces and cgroup limits all in place.
-func (c *call) verifyCreated(id, pidFile string, h *hardened) error {
-	pid, err := c.initPid(id, pidFile)
-	if err != nil {
-		return fmt.Errorf("%w: container %s: %w", ErrVerifyFailed, id, err)
+// no_new_privs, seccomp, namespaces and cgroup limits all in place. The
+// init's pid comes from runc's state in its (root-only) state root, never
+// from a --pid-file the client names and could rewrite.
+func (c *call) verifyCreated(id string, h *hardened) error {
+	pid, err := c.containerPid(id)
+	if err == nil {
+		err = VerifyProcess(pid, h.spec, h.host, true)
 	}
-	if err := VerifyProcess(pid, h.spec, h.host, true); err != nil {
+	if err == nil {
+		err = verifyHostIDs(pid, c.profile.Policy.IDFloor(), userNS(h.spec))
+	}
+	if err != nil {
 		return fmt.Errorf("%w: container %s: %w", ErrVerifyFailed, id, err)
 	}
 	return nil
 }
 
-func (c *call) initPid(id, pidFile string) (int, error) {
-	if pidFile != "" {
-		return readPidFile(pidFile)
+// verifyHostIDs judges the init's ids as the host sees them, read from the
+// host's /proc, not as the spec's mappings say they should be: none may
+// be root, and in a user namespace none may be below the id floor. A spec
+// whose own mappings put the workload on host root would otherwise pass
+// (runh issue 13: [{0,100000,65534},{65534,0,1}] after the uid rewrite).
+func verifyHostIDs(pid int, floor uint64, inUserNS bool) error {
+	st, err := readStatus(pid)
+	if err != nil {
+		return err
 	}
-	return c.containerPid(id)
+	for _, key := range []string{"Uid", "Gid"} {
+		ids := strings.Fields(st[key])
+		if len(ids) != 4 {
+			return fmt.Errorf("%s is %q, want four ids", key, st[key])
+		}
+		for _, v := range ids {
+			n, err := strconv.ParseUint(v, 10, 32)
+			if err != nil || n == 0 || inUserNS && n < floor {
+				return fmt.Errorf("host %s is %q: root or below the id floor %d", key, st[key], floor)
+			}
+		}
+	}
+	return nil
 }
 
 // VerifyProcess compares /proc/<pid> with the spec: ids, the five capability
@@ -68,6 +91,7 @@ func VerifyProcess(pid int, s *specs.Spec, host *sandbox.Host, limits bool) erro
 	if err != nil {
 		return fmt.Errorf("gid: %w", err)
 	}
+	// (verifyHostIDs judges these host ids again without the mappings.)
 	for _, f := range []struct {
 		key  string
 		want uint32
@@ -347,10 +371,8 @@ func hostID(id uint32, maps []specs.LinuxIDMapping, inUserNS bool) (uint32, erro
 	if !inUserNS {
 		return id, nil
 	}
-	for _, m := range maps {
-		if id >= m.ContainerID && uint64(id) < uint64(m.ContainerID)+uint64(m.Size) {
-			return m.HostID + (id - m.ContainerID), nil
-		}
+	if h, ok := sandbox.HostID(id, maps); ok {
+		return h, nil
 	}
 	return 0, fmt.Errorf("%d is not mapped in the user namespace", id)
 }

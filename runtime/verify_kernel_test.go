@@ -53,3 +53,26 @@ func TestVerifyNICsStayed(t *testing.T) {
 		t.Fatal("a vanished interface passed")
 	}
 }
+
+// TestVerifyHostIDs: ids are judged as the host sees them: root fails;
+// nobody passes outside a user namespace and fails the floor inside one.
+func TestVerifyHostIDs(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("SKIPPING: starts a child as nobody, needs root")
+	}
+	if err := verifyHostIDs(os.Getpid(), 65536, false); err == nil {
+		t.Fatal("a root process passed")
+	}
+	cmd := exec.Command("sleep", "10")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	if err := verifyHostIDs(cmd.Process.Pid, 65536, false); err != nil {
+		t.Fatalf("nobody without a user namespace: %v", err)
+	}
+	if err := verifyHostIDs(cmd.Process.Pid, 65536, true); err == nil {
+		t.Fatal("host nobody passed the floor for a user-namespaced container")
+	}
+}

@@ -20,8 +20,8 @@ import (
 // from 100000, so both stay allowed.
 const DefaultHostIDFloor = 65536
 
-// hostIDFloor is the policy's floor, or the default.
-func (p *Policy) hostIDFloor() uint64 {
+// IDFloor is the policy's host id floor, or the default.
+func (p *Policy) IDFloor() uint64 {
 	if p.HostIDFloor > 0 {
 		return uint64(p.HostIDFloor)
 	}
@@ -40,7 +40,7 @@ var RuleIDMappings = Rule{
 	Doc:  "user-namespace and idmapped-mount mappings may reach only host ids at or above the profile's floor (default 65536), never host root",
 	Hint: "map the container's ids onto a dedicated host range (e.g. /etc/subuid's, from 100000), never onto host root or system ids",
 	Apply: func(e *Env, s *specs.Spec) error {
-		floor := e.Policy.hostIDFloor()
+		floor := e.Policy.IDFloor()
 		if s.Linux != nil {
 			for _, m := range []struct {
 				field string
@@ -94,7 +94,7 @@ var CheckHostIDs = Check{
 		if s.Linux == nil || !hasNamespace(s.Linux, specs.UserNamespace) {
 			return nil // check-non-root covers the ids as they are
 		}
-		floor := e.Policy.hostIDFloor()
+		floor := e.Policy.IDFloor()
 		for _, id := range []struct {
 			field string
 			id    uint32
