@@ -35,7 +35,7 @@ func BenchmarkHarden(b *testing.B) {
 			b.Fatal(err)
 		}
 		env := &sandbox.Env{Policy: &p.Policy, Host: host}
-		if err := sandbox.Harden(env, p.Name, p.Rules, p.Checks, s, sandbox.StopAtFirst, false); err != nil {
+		if err := p.Pipeline(sandbox.StopAtFirst, false).Run(env, s); err != nil {
 			b.Fatal(err)
 		}
 		if _, err := specjson.EncodeSpec(s); err != nil {

@@ -29,6 +29,11 @@ type Profile struct {
 	ReportOnly bool
 }
 
+// Pipeline is the profile's rules and checks as one hardening run.
+func (p *Profile) Pipeline(mode sandbox.Mode, processOnly bool) sandbox.Pipeline {
+	return sandbox.Pipeline{Profile: p.Name, Rules: p.Rules, Checks: p.Checks, Mode: mode, ProcessOnly: processOnly}
+}
+
 // DefaultName is the profile every container gets unless the operator says
 // otherwise.
 const DefaultName = "restricted"

@@ -385,7 +385,6 @@ type runcState struct {
 	Bundle string `json:"bundle"`
 }
 
-
 func changeLines(profile, prefix string, changes []sandbox.Change) []string {
 	lines := make([]string, len(changes))
 	for i, ch := range changes {
@@ -399,11 +398,11 @@ func changeLines(profile, prefix string, changes []sandbox.Change) []string {
 func (c *call) harden(env *sandbox.Env, s *specs.Spec, processOnly bool) error {
 	p := c.profile
 	if !p.ReportOnly {
-		return sandbox.Harden(env, p.Name, p.Rules, p.Checks, s, sandbox.StopAtFirst, processOnly)
+		return p.Pipeline(sandbox.StopAtFirst, processOnly).Run(env, s)
 	}
 	msgs := []string{fmt.Sprintf("profile %q selected by --runh-profile: this %s is NOT hardened", p.Name, c.inv.Command)}
 	var ds sandbox.Denials
-	if errors.As(sandbox.Harden(env, p.Name, p.Rules, p.Checks, s, sandbox.CollectAll, processOnly), &ds) {
+	if errors.As(p.Pipeline(sandbox.CollectAll, processOnly).Run(env, s), &ds) {
 		for _, d := range ds {
 			msgs = append(msgs, "report only, would refuse: "+d.Error())
 		}

@@ -269,7 +269,7 @@ func runCheck(w io.Writer, bundle, profile, stateRoot string) error {
 		fmt.Fprintf(w, "note: %v\n", whyNot)
 	}
 	env := &sandbox.Env{Policy: &prof.Policy, Host: host}
-	herr := sandbox.Harden(env, prof.Name, prof.Rules, prof.Checks, s, sandbox.CollectAll, false)
+	herr := prof.Pipeline(sandbox.CollectAll, false).Run(env, s)
 	for _, ch := range env.Changes {
 		fmt.Fprintf(w, "change: %s\n", ch)
 	}

@@ -63,7 +63,7 @@ func TestHardenChecksCatchBrokenRule(t *testing.T) {
 	broken := RuleUser
 	broken.Apply = func(*Env, *specs.Spec) error { return nil }
 	s := baseSpec()
-	err := Harden(testEnv(t), "test", []Rule{broken, RuleNoNewPrivileges}, []Check{CheckNonRoot}, s, StopAtFirst, false)
+	err := Pipeline{Profile: "test", Rules: []Rule{broken, RuleNoNewPrivileges}, Checks: []Check{CheckNonRoot}}.Run(testEnv(t), s)
 	var d *Denial
 	if !errors.As(err, &d) || d.Rule != "check-non-root" || d.Profile != "test" {
 		t.Fatalf("want check-non-root denial, got %v", err)
@@ -75,7 +75,7 @@ func TestHardenCollectAll(t *testing.T) {
 	s := baseSpec()
 	s.Process.Cwd = "/proc/self/fd/3"
 	s.Linux.Sysctl = map[string]string{"kernel.core_pattern": "x"}
-	err := Harden(testEnv(t), "test", []Rule{RuleCwdFD, RuleSysctls}, nil, s, CollectAll, false)
+	err := Pipeline{Profile: "test", Rules: []Rule{RuleCwdFD, RuleSysctls}, Mode: CollectAll}.Run(testEnv(t), s)
 	var ds Denials
 	if !errors.As(err, &ds) || len(ds) != 2 || !errors.Is(err, ErrPolicyDenied) {
 		t.Fatalf("want 2 denials, got %v", err)

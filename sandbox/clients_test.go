@@ -60,7 +60,7 @@ func TestRealClientConfigs(t *testing.T) {
 				t.Fatalf("load: %v", err)
 			}
 			env := &sandbox.Env{Policy: &prof.Policy, Host: hostFor(t, t.TempDir())}
-			err = sandbox.Harden(env, prof.Name, prof.Rules, prof.Checks, s, sandbox.StopAtFirst, false)
+			err = prof.Pipeline(sandbox.StopAtFirst, false).Run(env, s)
 			if want, ok := expectedDenials[name]; ok {
 				var d *sandbox.Denial
 				if !errors.As(err, &d) || d.Rule != want {
@@ -74,7 +74,7 @@ func TestRealClientConfigs(t *testing.T) {
 			// Idempotence: hardening the hardened spec changes nothing.
 			before, _ := json.Marshal(s)
 			env2 := &sandbox.Env{Policy: &prof.Policy, Host: env.Host}
-			if err := sandbox.Harden(env2, prof.Name, prof.Rules, prof.Checks, s, sandbox.StopAtFirst, false); err != nil {
+			if err := prof.Pipeline(sandbox.StopAtFirst, false).Run(env2, s); err != nil {
 				t.Fatalf("second harden: %v", err)
 			}
 			after, _ := json.Marshal(s)
@@ -99,14 +99,14 @@ func TestRealClientProcesses(t *testing.T) {
 				t.Fatalf("load: %v", err)
 			}
 			env := &sandbox.Env{Policy: &prof.Policy, Host: hostFor(t, "")}
-			if err := sandbox.HardenProcess(env, prof.Name, prof.Rules, prof.Checks, p); err != nil {
+			if err := prof.Pipeline(sandbox.StopAtFirst, true).Run(env, &specs.Spec{Process: p}); err != nil {
 				t.Fatalf("harden: %v", err)
 			}
 			if p.User.UID == 0 || p.User.GID == 0 || !p.NoNewPrivileges {
 				t.Fatalf("not hardened: %+v", p.User)
 			}
 			again := *p
-			if err := sandbox.HardenProcess(env, prof.Name, prof.Rules, prof.Checks, &again); err != nil || !reflect.DeepEqual(&again, p) {
+			if err := prof.Pipeline(sandbox.StopAtFirst, true).Run(env, &specs.Spec{Process: &again}); err != nil || !reflect.DeepEqual(&again, p) {
 				t.Fatalf("not idempotent: %v", err)
 			}
 		})

@@ -38,7 +38,7 @@ func FuzzHardenSpec(f *testing.F) {
 		}
 		host := fuzzHost(t)
 		env := &sandbox.Env{Policy: &prof.Policy, Host: host}
-		if err := sandbox.Harden(env, prof.Name, prof.Rules, prof.Checks, &s, sandbox.StopAtFirst, false); err != nil {
+		if err := prof.Pipeline(sandbox.StopAtFirst, false).Run(env, &s); err != nil {
 			return
 		}
 		for _, c := range prof.Checks {
@@ -48,7 +48,7 @@ func FuzzHardenSpec(f *testing.F) {
 		}
 		first, _ := json.Marshal(&s)
 		env2 := &sandbox.Env{Policy: &prof.Policy, Host: host}
-		if err := sandbox.Harden(env2, prof.Name, prof.Rules, prof.Checks, &s, sandbox.StopAtFirst, false); err != nil {
+		if err := prof.Pipeline(sandbox.StopAtFirst, false).Run(env2, &s); err != nil {
 			t.Fatalf("hardened spec refused on the second pass: %v", err)
 		}
 		second, _ := json.Marshal(&s)
@@ -68,14 +68,14 @@ func FuzzHardenProcess(f *testing.F) {
 			return
 		}
 		env := &sandbox.Env{Policy: &prof.Policy, Host: fuzzHost(t)}
-		if err := sandbox.HardenProcess(env, prof.Name, prof.Rules, prof.Checks, &p); err != nil {
+		if err := prof.Pipeline(sandbox.StopAtFirst, true).Run(env, &specs.Spec{Process: &p}); err != nil {
 			return
 		}
 		if p.User.UID == 0 || p.User.GID == 0 || !p.NoNewPrivileges {
 			t.Fatalf("accepted an unhardened process: %+v", p.User)
 		}
 		again := p
-		if err := sandbox.HardenProcess(env, prof.Name, prof.Rules, prof.Checks, &again); err != nil || !reflect.DeepEqual(again, p) {
+		if err := prof.Pipeline(sandbox.StopAtFirst, true).Run(env, &specs.Spec{Process: &again}); err != nil || !reflect.DeepEqual(again, p) {
 			t.Fatalf("not idempotent: %v", err)
 		}
 	})

@@ -41,10 +41,21 @@ const (
 	CollectAll
 )
 
-// Harden applies rules in order, then runs every check. It returns the
+// Pipeline is one hardening run: a profile's rules, in order, then its
+// checks. With ProcessOnly, only process rules and checks run (runc exec).
+type Pipeline struct {
+	Profile     string
+	Rules       []Rule
+	Checks      []Check
+	Mode        Mode
+	ProcessOnly bool
+}
+
+// Run applies the rules in order, then runs every check. It returns the
 // denials as *Denial (StopAtFirst) or Denials (CollectAll), each naming
-// profile. With processOnly, only process rules and checks run.
-func Harden(env *Env, profile string, rules []Rule, checks []Check, s *specs.Spec, mode Mode, processOnly bool) error {
+// the profile.
+func (pl Pipeline) Run(env *Env, s *specs.Spec) error {
+	profile, rules, checks, mode, processOnly := pl.Profile, pl.Rules, pl.Checks, pl.Mode, pl.ProcessOnly
 	var all Denials
 	record := func(name, hint string, err error) error {
 		var d *Denial
@@ -97,12 +108,6 @@ func Harden(env *Env, profile string, rules []Rule, checks []Check, s *specs.Spe
 		return all
 	}
 	return nil
-}
-
-// HardenProcess hardens an exec process with the process rules and checks.
-func HardenProcess(env *Env, profile string, rules []Rule, checks []Check, p *specs.Process) error {
-	s := &specs.Spec{Process: p}
-	return Harden(env, profile, rules, checks, s, StopAtFirst, true)
 }
 
 // Nil-safe accessors, in the spirit of containerd's setProcess/setLinux: no

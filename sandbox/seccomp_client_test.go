@@ -142,7 +142,7 @@ func harden(t *testing.T, h *sandbox.Host, s *specs.Spec) (*sandbox.Env, error) 
 	t.Helper()
 	prof := profiles.Restricted()
 	env := &sandbox.Env{Policy: &prof.Policy, Host: h}
-	return env, sandbox.Harden(env, prof.Name, prof.Rules, prof.Checks, s, sandbox.StopAtFirst, false)
+	return env, prof.Pipeline(sandbox.StopAtFirst, false).Run(env, s)
 }
 
 // TestSeccompAttackRefused: the restricted profile refuses the attack
@@ -336,7 +336,7 @@ func TestRuleSeccompExecExpectation(t *testing.T) {
 	p := &specs.Process{User: specs.User{UID: 1000, GID: 1000, AdditionalGids: []uint32{5}}, Cwd: "/",
 		Args: []string{sandbox.InitPath, "--expect=uid=0", "--", "id"}}
 	env := &sandbox.Env{Policy: &prof.Policy, Host: h}
-	if err := sandbox.HardenProcess(env, prof.Name, prof.Rules, prof.Checks, p); err != nil {
+	if err := prof.Pipeline(sandbox.StopAtFirst, true).Run(env, &specs.Spec{Process: p}); err != nil {
 		t.Fatal(err)
 	}
 	want := sandbox.InitArgs("uid=1000,gid=1000,groups=5,inh=400,prm=400,eff=400,bnd=400,amb=400,nnp=1", []string{"id"})

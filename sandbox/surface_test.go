@@ -347,7 +347,7 @@ func TestSpecSurfaceDenialMessage(t *testing.T) {
 func TestSpecSurfaceExec(t *testing.T) {
 	p := baseSpec().Process
 	p.CommandLine = "cmd"
-	err := HardenProcess(testEnv(t), "restricted", []Rule{RuleSpecSurface}, nil, p)
+	err := Pipeline{Profile: "restricted", Rules: []Rule{RuleSpecSurface}, ProcessOnly: true}.Run(testEnv(t), &specs.Spec{Process: p})
 	var d *Denial
 	if !errors.As(err, &d) || d.Field != "process.commandLine" || d.Rule != "spec-surface" {
 		t.Fatalf("exec: %v", err)
