@@ -6,22 +6,25 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
-	"slices"
 	"sort"
 	"strings"
 
-	"github.com/runh-dev/runh/profiles"
 	"github.com/runh-dev/runh/sandbox"
-	"github.com/runh-dev/runh/seccomp"
 )
 
 const helpDescription = `runh is a drop-in for runc that hardens every container. Register it where
 an engine calls runc (Docker "runtimes", containerd BinaryName, Podman
---runtime). It rewrites the bundle's config.json (and every exec process) to
-the "restricted" profile, checks the result, hands over to the real runc,
-and after "create" verifies what the kernel applied. A container that cannot
-be made safe is refused with the field and the rule.
+--runtime). It reads the bundle's config.json (and every exec process),
+hardens it to the "restricted" profile (runh profile show), checks the
+result and hands runc a private copy in /run/runh/bundles: the client's
+bundle is never written. After "create" it verifies what the kernel
+applied; runh-init checks the workload's identity and proves runh's seccomp
+filter loaded before the workload starts. A container that cannot be made
+safe is refused with the field and the rule.
+
+Errors go to stderr and to runc's --log file in runc's format (--log-format
+json), where engines read the error they show; without --log, warnings go
+to /run/runh/runh.log.
 
 runc's global flags (--root --log --log-format --debug --systemd-cgroup
 --rootless --criu) are accepted exactly as runc takes them.
@@ -34,8 +37,9 @@ How runh treats runc's commands:
                        passed to runc unchanged
 Any other command is refused.
 
-The real runc is $RUNH_RUNC, else "runc" next to runh's own binary, else
-"runc" on PATH (never runh itself).
+The real runc is "runc" next to runh's own binary, else in /usr/local/sbin,
+/usr/local/bin, /usr/sbin, /usr/bin, /sbin or /bin (never runh itself, and
+never chosen by the environment).
 
 Examples:
    # register runh with containerd (CRI handler "runh"), Docker or Podman
@@ -95,15 +99,14 @@ func runOwn(inv *Invocation, log *Logger) int {
 	}
 	c := find(inv.Command)
 	if c == nil || (inv.Globals.Help && Commands[inv.Command] != Own) {
-		// A drop-in's help starts with runc's own, which tools and runc's
-		// test suite read, and then says what runh adds.
+		// runh's own part first, then runc's whole help.
+		printTopHelp(os.Stdout, cmds)
 		if runc, err := FindRunc(); err == nil {
 			if out, err := outputRunc(runc, "--help"); err == nil {
+				fmt.Fprintln(os.Stdout, "\nRUNC (the real runc runh hands over to):")
 				os.Stdout.Write(out)
-				fmt.Fprintln(os.Stdout, "\nRUNH:")
 			}
 		}
-		printTopHelp(os.Stdout, cmds)
 		return 0
 	}
 	fs := flag.NewFlagSet("runh "+c.name, flag.ContinueOnError)
@@ -162,7 +165,9 @@ func isBoolFlag(f *flag.Flag) bool {
 }
 
 func printTopHelp(w io.Writer, cmds []*ownCommand) {
-	fmt.Fprintf(w, "NAME:\n   runh - a hardened, runc-compatible OCI runtime\n\n")
+	// Tools (and runc's help.bats) read the second line as a runc's name
+	// line: it names runh and the runtime it is a drop-in for.
+	fmt.Fprintf(w, "NAME:\n   runh - hardened drop-in for runc - Open Container Initiative runtime\n\n")
 	fmt.Fprintf(w, "USAGE:\n   runh [runc global flags] command [arguments...]\n\n")
 	fmt.Fprintf(w, "DESCRIPTION:\n%s\n\n", indent(fmt.Sprintf(helpDescription, passThroughNames()), "   "))
 	fmt.Fprintf(w, "COMMANDS:\n")
@@ -216,184 +221,4 @@ func indent(text, prefix string) string {
 		}
 	}
 	return strings.Join(lines, "\n")
-}
-
-func checkCommand(inv *Invocation) *ownCommand {
-	var bundle, profile string
-	return &ownCommand{
-		name:  "check",
-		usage: "dry run: print every change and denial a profile would make to a bundle",
-		help: `runh check [--bundle DIR] [--profile NAME]
-
-   # runh check --bundle /mycontainer
-   Changes are printed as "change: FIELD: WHAT (rule R)", denials as
-   "denied: ..."; the exit status is 1 if anything is denied. The bundle is
-   never modified.`,
-		flags: func(fs *flag.FlagSet) {
-			fs.StringVar(&bundle, "bundle", "", "bundle directory (default: current directory)")
-			fs.StringVar(&bundle, "b", "", "bundle directory (default: current directory)")
-			fs.StringVar(&profile, "profile", profiles.DefaultName, "profile to check against")
-		},
-		run: func(fs *flag.FlagSet) error {
-			if fs.NArg() != 0 {
-				return fmt.Errorf("%w: check takes no arguments, got %v", ErrUsage, fs.Args())
-			}
-			return runCheck(os.Stdout, bundle, profile, inv.StateRoot())
-		},
-	}
-}
-
-func runCheck(w io.Writer, bundle, profile, stateRoot string) error {
-	prof, err := profiles.Lookup(profile)
-	if err != nil {
-		return err
-	}
-	if bundle == "" {
-		bundle = "."
-	}
-	bundle, err = filepath.Abs(bundle)
-	if err != nil {
-		return err
-	}
-	s, _, err := sandbox.LoadSpec(filepath.Join(bundle, "config.json"))
-	if err != nil {
-		return err
-	}
-	host, err := sandbox.ProbeHost(bundle, stateRoot)
-	if err != nil {
-		return err
-	}
-	// Report what create would do, fast path included. This may fill
-	// runh's filter cache; the bundle is never written.
-	if whyNot := setupFastPath(host); whyNot != nil {
-		fmt.Fprintf(w, "note: %v\n", whyNot)
-	}
-	env := &sandbox.Env{Policy: &prof.Policy, Host: host}
-	herr := prof.Pipeline(sandbox.CollectAll, false).Run(env, s)
-	for _, ch := range env.Changes {
-		fmt.Fprintf(w, "change: %s\n", ch)
-	}
-	var ds sandbox.Denials
-	if errors.As(herr, &ds) {
-		for _, d := range ds {
-			fmt.Fprintf(w, "denied: %s\n", d)
-			if d.Hint != "" {
-				fmt.Fprintf(w, "        hint: %s\n", d.Hint)
-			}
-		}
-		return ds
-	}
-	if herr != nil {
-		return herr
-	}
-	fmt.Fprintf(w, "ok: profile %q allows this bundle (%d changes)\n", prof.Name, len(env.Changes))
-	return nil
-}
-
-func profileCommand() *ownCommand {
-	return &ownCommand{
-		name:  "profile",
-		usage: "inspect runh's profiles",
-		help: `runh profile show [NAME]    print a profile's controls (default: ` + profiles.DefaultName + `)
-runh profile list           list the known profiles
-
-   # runh profile show restricted`,
-		run: func(fs *flag.FlagSet) error {
-			args := fs.Args()
-			switch {
-			case len(args) == 1 && args[0] == "list":
-				for _, n := range profiles.Names() {
-					fmt.Println(n)
-				}
-				return nil
-			case len(args) >= 1 && args[0] == "show" && len(args) <= 2:
-				name := profiles.DefaultName
-				if len(args) == 2 {
-					name = args[1]
-				}
-				prof, err := profiles.Lookup(name)
-				if err != nil {
-					return err
-				}
-				showProfile(os.Stdout, prof)
-				return nil
-			}
-			if len(args) == 0 {
-				return fmt.Errorf("%w: %s", ErrUsage, profileUsage)
-			}
-			return fmt.Errorf("%w: unknown profile subcommand %q: %s", ErrUsage, strings.Join(args, " "), profileUsage)
-		},
-	}
-}
-
-const profileUsage = "runh profile show [NAME] | runh profile list"
-
-func showProfile(w io.Writer, p *profiles.Profile) {
-	pol := p.Policy
-	fmt.Fprintf(w, "profile %s: %s\n\n", p.Name, p.Description)
-	fmt.Fprintf(w, "policy:\n")
-	fmt.Fprintf(w, "  user                %d:%d replaces root\n", pol.UID, pol.GID)
-	fmt.Fprintf(w, "  capabilities        %v always, %v only when requested\n", pol.CapAllow, pol.CapOnRequest)
-	fmt.Fprintf(w, "  memory limit        default %d bytes, maximum %s\n", pol.MemoryDefault, maxString(pol.MemoryMax))
-	fmt.Fprintf(w, "  pids limit          default %d, maximum %s\n", pol.PidsDefault, maxString(pol.PidsMax))
-	fmt.Fprintf(w, "  scratch tmpfs size  %s\n", pol.TmpfsSize)
-	if pol.Seccomp != nil {
-		n := 0
-		for _, sc := range pol.Seccomp.Syscalls {
-			n += len(sc.Names)
-		}
-		fmt.Fprintf(w, "  seccomp             default %s, %d syscall names, native architecture only (compat: %v); precompiled for %v\n",
-			pol.Seccomp.DefaultAction, n, pol.SeccompCompat, seccomp.PrecompiledArches)
-	}
-	for _, h := range pol.HookAllow {
-		fmt.Fprintf(w, "  hook allowed        %s with args %q, no env\n", h.Exe, h.Args)
-	}
-	fmt.Fprintf(w, "  safe sysctls        %v, net.* with a private network namespace\n\n", pol.SafeSysctls)
-	fmt.Fprintf(w, "rules (applied in order; [exec] also hardens exec processes):\n")
-	for _, r := range p.Rules {
-		tag := ""
-		if r.Process {
-			tag = " [exec]"
-		}
-		fmt.Fprintf(w, "  %-20s %s%s\n", r.Name, r.Doc, tag)
-	}
-	fmt.Fprintf(w, "\nchecks (run on the final spec; any failure refuses the container):\n")
-	for _, c := range p.Checks {
-		fmt.Fprintf(w, "  %-24s %s\n", c.Name, c.Doc)
-	}
-	showSurface(w, p)
-}
-
-// showSurface prints the class of every config.json field: path, class,
-// and the rule (hardened, checked) or the reason (allowed, refused).
-func showSurface(w io.Writer, p *profiles.Profile) {
-	table := sandbox.SurfaceTable()
-	enforced := slices.ContainsFunc(p.Rules, func(r sandbox.Rule) bool { return r.Name == sandbox.RuleSpecSurface.Name })
-	fmt.Fprintf(w, "\nconfig.json fields (rule %s refuses a set field that is refused, or not in this table", sandbox.RuleSpecSurface.Name)
-	if !enforced {
-		fmt.Fprintf(w, "; NOT ENFORCED: profile %s does not run it", p.Name)
-	}
-	fmt.Fprintf(w, "):\n")
-	width := 0
-	for _, e := range table {
-		width = max(width, len(e.Path))
-	}
-	counts := map[sandbox.Class]int{}
-	for _, e := range table {
-		what := e.Reason
-		if e.Class == sandbox.Hardened || e.Class == sandbox.Checked {
-			what = e.Rule
-		}
-		fmt.Fprintf(w, "  %-*s  %-8s  %s\n", width, e.Path, e.Class, what)
-		counts[e.Class]++
-	}
-	fmt.Fprintf(w, "\n%d fields: %d hardened, %d checked, %d allowed, %d refused (a refused field covers everything below it)\n",
-		len(table), counts[sandbox.Hardened], counts[sandbox.Checked], counts[sandbox.Allowed], counts[sandbox.Refused])
-}
-
-func maxString(v int64) string {
-	if v <= 0 {
-		return "none"
-	}
-	return fmt.Sprint(v)
 }
