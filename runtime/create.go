@@ -97,8 +97,9 @@ func (c *call) create() int {
 	}
 	args := c.runcCreateArgs(a, bundle, priv)
 	if c.inv.Command == "run" {
-		// The pins stay attached while runc runs; the next create's sweep
-		// detaches them once the container is gone.
+		// runc replaces runh: a child detaches the pins once runc has
+		// made the container's mounts (releasepins.go).
+		startPinReleaser(priv, c.inv.StateRoot(), id, c.log)
 		return fail(c.log, execRunc(c.runc, args))
 	}
 	nics := hostNICs()
@@ -203,8 +204,11 @@ func (c *call) privateBundle(id string, h *hardened) (dir string, pins *sandbox.
 	if err != nil {
 		return "", nil, fmt.Errorf("runh's private bundles: %w", err)
 	}
+	sweepAllBundles(top, c.log)
 	keyDir := filepath.Join(top, rootKey(c.inv.StateRoot()))
-	sweepBundles(keyDir, c.inv.StateRoot(), c.log)
+	if err := recordRoot(keyDir, c.inv.StateRoot()); err != nil {
+		return "", nil, err
+	}
 	dir = filepath.Join(keyDir, id, strconv.Itoa(os.Getpid())+"."+strconv.FormatInt(time.Now().UnixNano(), 36))
 	if err := os.MkdirAll(dir, 0o711); err != nil {
 		return "", nil, err
@@ -249,6 +253,48 @@ func rootKey(root string) string {
 	return strconv.FormatUint(h.Sum64(), 16)
 }
 
+// rootFile, in each root's directory of private bundles, names the runc
+// state root it belongs to, so a sweep can tell for every root which
+// containers are gone.
+const rootFile = ".root"
+
+func recordRoot(keyDir, stateRoot string) error {
+	path := filepath.Join(keyDir, rootFile)
+	if _, err := os.Stat(path); err == nil {
+		return nil
+	}
+	if err := os.MkdirAll(keyDir, 0o711); err != nil {
+		return err
+	}
+	abs, err := filepath.Abs(stateRoot)
+	if err != nil {
+		return err
+	}
+	tmp := path + "." + strconv.Itoa(os.Getpid())
+	if err := os.WriteFile(tmp, []byte(abs), 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// sweepAllBundles sweeps the private bundles of every state root runh has
+// seen: a root that gets no more creates (a finished `run`'s, a test's)
+// would otherwise keep its pins attached for good.
+func sweepAllBundles(top string, log *Logger) {
+	keys, _ := os.ReadDir(top)
+	for _, k := range keys {
+		if !k.IsDir() {
+			continue
+		}
+		keyDir := filepath.Join(top, k.Name())
+		root, err := os.ReadFile(filepath.Join(keyDir, rootFile))
+		if err != nil {
+			continue
+		}
+		sweepBundles(keyDir, string(root), log)
+	}
+}
+
 // sweepBundles removes the private bundles of containers runc no longer
 // has. A bundle younger than 10 s is left: its create may still be
 // on the way to runc.
@@ -256,6 +302,9 @@ func sweepBundles(keyDir, stateRoot string, log *Logger) {
 	ids, _ := os.ReadDir(keyDir)
 	cutoff := time.Now().Add(-10 * time.Second)
 	for _, ent := range ids {
+		if !ent.IsDir() {
+			continue
+		}
 		if _, err := os.Lstat(filepath.Join(stateRoot, ent.Name())); !os.IsNotExist(err) {
 			continue
 		}

@@ -15,6 +15,9 @@ var Version = "0.1.0-dev"
 
 // Main runs runh with argv and returns the exit code.
 func Main(argv []string) int {
+	if len(argv) > 1 && argv[1] == releasePinsArg {
+		return releasePinsMain(argv[2:])
+	}
 	takeFrontPath()
 	inv, err := Parse(argv)
 	if err != nil {

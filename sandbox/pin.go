@@ -49,6 +49,19 @@ func PinHostPaths(e *Env, s *specs.Spec, dir string) (*Pins, error) {
 		}
 		s.Root.Path = point
 	}
+	if s.Linux != nil {
+		for i := range s.Linux.Namespaces {
+			ns := &s.Linux.Namespaces[i]
+			if ns.Path == "" {
+				continue
+			}
+			point := filepath.Join(dir, "ns-"+string(ns.Type))
+			if err := p.pinNamespace(e, fmt.Sprintf("linux.namespaces[%d]", i), ns.Type, ns.Path, point); err != nil {
+				return p, err
+			}
+			ns.Path = point
+		}
+	}
 	for i := range s.Mounts {
 		m := &s.Mounts[i]
 		if !isBind(m) || isRunhMount(*m, e.Host) {
@@ -138,6 +151,68 @@ func (p *Pins) pin(e *Env, field, path, point string, recursive bool) error {
 	return nil
 }
 
+// nsTypes maps a spec namespace type to its CLONE_NEW* flag, which
+// ioctl(NS_GET_NSTYPE) answers with.
+var nsTypes = map[specs.LinuxNamespaceType]int{
+	specs.PIDNamespace: unix.CLONE_NEWPID, specs.IPCNamespace: unix.CLONE_NEWIPC,
+	specs.UTSNamespace: unix.CLONE_NEWUTS, specs.MountNamespace: unix.CLONE_NEWNS,
+	specs.NetworkNamespace: unix.CLONE_NEWNET, specs.CgroupNamespace: unix.CLONE_NEWCGROUP,
+	specs.UserNamespace: unix.CLONE_NEWUSER, specs.TimeNamespace: unix.CLONE_NEWTIME,
+}
+
+// pinNamespace opens a namespace file once, checks that what it opened is
+// a namespace of the right type and not the host's, and attaches a clone
+// of it at point: runc opens the namespace there, so a symlink or bind
+// mount swapped at the client's path after the check joins nothing
+// (runh issue 13: a swap won 5 times in 20-40 tries). Namespace paths are
+// magic links (/proc/<pid>/ns/net) or nsfs bind mounts (/run/netns/x), so
+// the open follows links; what counts is the object it lands on.
+func (p *Pins) pinNamespace(e *Env, field string, t specs.LinuxNamespaceType, path, point string) error {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return pinDeniedNS(field, "cannot open %s namespace %s: %v", t, path, err)
+	}
+	defer unix.Close(fd)
+	var sfs unix.Statfs_t
+	if err := unix.Fstatfs(fd, &sfs); err != nil || sfs.Type != unix.NSFS_MAGIC {
+		return pinDeniedNS(field, "%s is not a namespace file", path)
+	}
+	got, err := unix.IoctlRetInt(fd, unix.NS_GET_NSTYPE)
+	if want, ok := nsTypes[t]; !ok || err != nil || got != want {
+		return pinDeniedNS(field, "%s is not a %s namespace", path, t)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return fmt.Errorf("%s: stat %s: %w", field, path, err)
+	}
+	if e.Host != nil {
+		if own, ok := e.Host.Namespaces[t]; ok && own == (NSID{Dev: uint64(st.Dev), Ino: st.Ino}) {
+			return pinDeniedNS(field, "joining the host's %s namespace (%s) is not allowed", t, path)
+		}
+	}
+	tree, err := unix.OpenTree(fd, "", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_EMPTY_PATH)
+	if err != nil {
+		return fmt.Errorf("%s: clone %s: %w", field, path, err)
+	}
+	defer unix.Close(tree)
+	f, err := os.OpenFile(point, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return fmt.Errorf("%s: mount point: %w", field, err)
+	}
+	f.Close()
+	p.points = append(p.points, point)
+	if err := unix.MoveMount(tree, "", unix.AT_FDCWD, point, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+		return fmt.Errorf("%s: attach %s: %w", field, path, err)
+	}
+	return nil
+}
+
+func pinDeniedNS(field, format string, args ...any) *Denial {
+	d := deny(field, format, args...)
+	d.Rule = "private-namespaces"
+	return d
+}
+
 func pinDenied(field, format string, args ...any) *Denial {
 	d := deny(field, format, args...)
 	d.Rule = "host-mounts"
@@ -185,6 +260,22 @@ func (p *Pins) Release() error {
 	}
 	p.points = nil
 	return errors.Join(errs...)
+}
+
+// ReleasePinsIn releases the pins of the private bundle dir, as Release
+// would for the Pins that made them.
+func ReleasePinsIn(dir string) error {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	p := &Pins{}
+	for _, ent := range ents {
+		if n := ent.Name(); n == "rootfs" || strings.HasPrefix(n, "m") || strings.HasPrefix(n, "ns-") {
+			p.points = append(p.points, filepath.Join(dir, n))
+		}
+	}
+	return p.Release()
 }
 
 // removeMountPoint detaches whatever is mounted at point and removes the
@@ -261,7 +352,7 @@ func RemovePrivateBundle(dir string) error {
 	var errs []error
 	for _, ent := range entries {
 		p := filepath.Join(dir, ent.Name())
-		if strings.HasPrefix(ent.Name(), "m") || ent.Name() == "rootfs" {
+		if strings.HasPrefix(ent.Name(), "m") || strings.HasPrefix(ent.Name(), "ns-") || ent.Name() == "rootfs" {
 			errs = append(errs, removeMountPoint(p))
 			continue
 		}

@@ -51,6 +51,12 @@ var RuleIDMappings = Rule{
 				}
 			}
 		}
+		// An idmapped mount's mapping is written as "containerID hostID
+		// size": files owned on disk by containerID show as hostID. So
+		// both columns count: on-disk ids below the floor (host root's
+		// files) must not be handed to the container's ids, as
+		// {containerID 0, hostID 165534} would make a workload at 65534
+		// (host 165534) the owner of root's files on that mount.
 		for i, mnt := range s.Mounts {
 			for _, m := range []struct {
 				field string
@@ -58,6 +64,14 @@ var RuleIDMappings = Rule{
 			}{{fmt.Sprintf("mounts[%d].uidMappings", i), mnt.UIDMappings}, {fmt.Sprintf("mounts[%d].gidMappings", i), mnt.GIDMappings}} {
 				if err := checkMappings(m.field, m.maps, floor); err != nil {
 					return err
+				}
+				onDisk := make([]specs.LinuxIDMapping, len(m.maps))
+				for j, x := range m.maps {
+					onDisk[j] = specs.LinuxIDMapping{ContainerID: x.HostID, HostID: x.ContainerID, Size: x.Size}
+				}
+				if err := checkMappings(m.field, onDisk, floor); err != nil {
+					return deny(err.(*Denial).Field, "maps on-disk ids %d-%d (host files) onto container-visible ids: on-disk ids below the floor %d may not be remapped",
+						onDisk[0].HostID, uint64(onDisk[0].HostID)+uint64(onDisk[0].Size)-1, floor)
 				}
 			}
 		}
@@ -150,18 +164,23 @@ var hostMemory = sync.OnceValue(func() int64 {
 	return 0
 })
 
-// cgroupRoots are the cgroup hierarchies whose limits runh relies on, as
-// mounted on the host: the v1 memory and pids controllers (hybrid and
-// legacy hosts) and the unified hierarchy.
+// cgroupRoots are the host's mounted cgroup hierarchies: the unified one,
+// or every v1 hierarchy (and cgroup2 at /sys/fs/cgroup/unified on hybrid
+// hosts). Symlinked controller names (cpu -> cpu,cpuacct) are visited
+// twice, which costs a stat.
 var cgroupRoots = sync.OnceValue(func() []string {
 	var roots []string
-	for _, d := range []string{"/sys/fs/cgroup/memory", "/sys/fs/cgroup/pids", "/sys/fs/cgroup/unified"} {
+	if _, err := os.Stat("/sys/fs/cgroup/cgroup.procs"); err == nil {
+		return []string{"/sys/fs/cgroup"} // unified
+	}
+	// Every mounted hierarchy: runc joins the path in each, so a cgroup
+	// with processes in any one of them (cpu only, say) is someone's.
+	ents, _ := os.ReadDir("/sys/fs/cgroup")
+	for _, ent := range ents {
+		d := filepath.Join("/sys/fs/cgroup", ent.Name())
 		if _, err := os.Stat(filepath.Join(d, "cgroup.procs")); err == nil {
 			roots = append(roots, d)
 		}
-	}
-	if len(roots) == 0 {
-		roots = append(roots, "/sys/fs/cgroup")
 	}
 	return roots
 })

@@ -29,6 +29,14 @@ var RuleNamespaces = Rule{
 	Hint: "do not share the host's namespaces (--network/--pid/--ipc/--uts host); every container gets its own",
 	Apply: func(e *Env, s *specs.Spec) error {
 		l := ensureLinux(s)
+		for i, ns := range l.Namespaces {
+			// runc opens a namespace path from the bundle it is given,
+			// which is runh's private one: a relative path would name
+			// another file than the one judged here (runh issue 13).
+			if ns.Path != "" && !filepath.IsAbs(ns.Path) {
+				return deny(fmt.Sprintf("linux.namespaces[%d]", i), "%s namespace path %s is relative", ns.Type, ns.Path)
+			}
+		}
 		for _, t := range PrivateNamespaces {
 			i := slices.IndexFunc(l.Namespaces, func(n specs.LinuxNamespace) bool { return n.Type == t })
 			if i < 0 {
@@ -164,28 +172,51 @@ func deviceRuleEqual(a, b specs.LinuxDeviceCgroup) bool {
 	return a.Allow == b.Allow && a.Type == b.Type && a.Access == b.Access && eq(a.Major, b.Major) && eq(a.Minor, b.Minor)
 }
 
-// RuleHooks refuses a hook whose resolved executable is not on the
-// allowlist: hooks run on the host, as root, outside every namespace.
+// RuleHooks lets a hook run only if it is on the allowlist: its resolved
+// executable, every argument, and no environment. Hooks run as root, and
+// runc runs them by the path in the config, some long after create
+// (poststop at delete, which runh passes straight to runc). So an allowed
+// hook's path is rewritten to the allowlisted executable itself, an
+// absolute path in a root-owned system directory: a relative path (which
+// runc would resolve from the private bundle, not the caller's) or a
+// symlink swapped after the check can no longer change what runs (runh
+// issue 13). createContainer and startContainer hooks run inside the
+// container's mount namespace, where a path names the image's file (and
+// startContainer runs before runh-init installs the filter): refused.
 var RuleHooks = Rule{
 	Name: "hooks",
-	Doc:  "hooks run as root on the host, so only allowlisted executables (dockerd's libnetwork-setkey) may run",
+	Doc:  "hooks run as root, so only allowlisted executables (dockerd's libnetwork-setkey) with exact arguments and no environment may run, by the allowlisted absolute path; createContainer and startContainer hooks are refused",
 	Hint: "only Docker's libnetwork-setkey hook may run; remove the hook or ask the operator to allowlist it",
 	Apply: func(e *Env, s *specs.Spec) error {
 		if s.Hooks == nil {
 			return nil
 		}
 		for _, kind := range []struct {
-			name  string
-			hooks []specs.Hook
+			name   string
+			hooks  []specs.Hook
+			inside bool
 		}{
-			{"prestart", s.Hooks.Prestart}, {"createRuntime", s.Hooks.CreateRuntime},
-			{"createContainer", s.Hooks.CreateContainer}, {"startContainer", s.Hooks.StartContainer},
-			{"poststart", s.Hooks.Poststart}, {"poststop", s.Hooks.Poststop},
+			{"prestart", s.Hooks.Prestart, false}, {"createRuntime", s.Hooks.CreateRuntime, false},
+			{"createContainer", s.Hooks.CreateContainer, true}, {"startContainer", s.Hooks.StartContainer, true},
+			{"poststart", s.Hooks.Poststart, false}, {"poststop", s.Hooks.Poststop, false},
 		} {
-			for i, h := range kind.hooks {
+			for i := range kind.hooks {
+				h := &kind.hooks[i]
+				field := fmt.Sprintf("hooks.%s[%d]", kind.name, i)
+				if kind.inside {
+					return deny(field, "%s hooks run inside the container, where %s is the image's file: not allowed", kind.name, h.Path)
+				}
+				if !filepath.IsAbs(h.Path) {
+					return deny(field, "hook path %s is relative: runc would resolve it from another directory", h.Path)
+				}
 				exe := e.resolveExe(h.Path)
-				if !slices.ContainsFunc(e.Policy.HookAllow, func(r HookRule) bool { return r.Allows(exe, h) }) {
-					return deny(fmt.Sprintf("hooks.%s[%d]", kind.name, i), "hook %s (args %q, env %q, resolves to %s) is not on the hook allowlist (path, every argument, no environment)", h.Path, h.Args, h.Env, exe)
+				i := slices.IndexFunc(e.Policy.HookAllow, func(r HookRule) bool { return r.Allows(exe, *h) })
+				if i < 0 {
+					return deny(field, "hook %s (args %q, env %q, resolves to %s) is not on the hook allowlist (path, every argument, no environment)", h.Path, h.Args, h.Env, exe)
+				}
+				if h.Path != e.Policy.HookAllow[i].Exe {
+					e.changed(field+".path", "%s -> %s (the allowlisted executable, so what runs cannot change after the check)", h.Path, e.Policy.HookAllow[i].Exe)
+					h.Path = e.Policy.HookAllow[i].Exe
 				}
 			}
 		}

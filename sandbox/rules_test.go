@@ -490,6 +490,13 @@ func TestRuleHooks(t *testing.T) {
 		{name: "docker setkey with an extra argument", wantDeny: true, mutate: hook("/usr/bin/dockerd", "libnetwork-setkey", "-exec-root=/run/docker", dockerID, "23f9c4ff19c6", "-D")},
 		{name: "docker setkey, relative exec root", wantDeny: true, mutate: hook("/usr/bin/dockerd", "libnetwork-setkey", "-exec-root=run/../docker", dockerID, "23f9c4ff19c6")},
 		{name: "docker setkey, id not hex", wantDeny: true, mutate: hook("/usr/bin/dockerd", "libnetwork-setkey", "-exec-root=/run/docker", "--config=/tmp/x", "23f9c4ff19c6")},
+		{name: "relative path", wantDeny: true, mutate: hook("../../usr/bin/dockerd", "libnetwork-setkey", "-exec-root=/run/docker", dockerID, "23f9c4ff19c6")},
+		{name: "startContainer runs the image's file", wantDeny: true, mutate: func(s *specs.Spec) {
+			s.Hooks = &specs.Hooks{StartContainer: []specs.Hook{{Path: "/usr/bin/dockerd", Args: []string{"libnetwork-setkey", "-exec-root=/run/docker", dockerID, "23f9c4ff19c6"}}}}
+		}},
+		{name: "createContainer runs the image's file", wantDeny: true, mutate: func(s *specs.Spec) {
+			s.Hooks = &specs.Hooks{CreateContainer: []specs.Hook{{Path: "/usr/bin/dockerd", Args: []string{"libnetwork-setkey", "-exec-root=/run/docker", dockerID, "23f9c4ff19c6"}}}}
+		}},
 		{name: "dockerd as a daemon", wantDeny: true, mutate: hook("/usr/bin/dockerd", "dockerd", "-H", "tcp://0.0.0.0:2375")},
 		{name: "dockerd without args", wantDeny: true, mutate: hook("/usr/bin/dockerd")},
 		{name: "other", wantDeny: true, mutate: hook("/bin/sh", "sh", "-c", "id")},
@@ -520,9 +527,20 @@ func TestRuleIDMappings(t *testing.T) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "bind", Source: "/srv", Options: []string{"bind", "idmap"},
 				UIDMappings: []specs.LinuxIDMapping{{ContainerID: 65534, HostID: 0, Size: 1}}, GIDMappings: high})
 		}},
-		{name: "idmapped mount onto a high range", mutate: func(s *specs.Spec) {
+		// On-disk root's files shown as the workload's id (runh issue 13,
+		// found by integration/attacks: the container rewrote root's file).
+		{name: "idmapped mount of root's files onto the workload", wantDeny: true, mutate: func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "bind", Source: "/srv", Options: []string{"bind", "idmap"},
+				UIDMappings: []specs.LinuxIDMapping{{ContainerID: 0, HostID: 165534, Size: 1}}, GIDMappings: high})
+		}},
+		{name: "idmapped mount of on-disk root onto a high range", wantDeny: true, mutate: func(s *specs.Spec) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "bind", Source: "/srv", Options: []string{"bind", "idmap"},
 				UIDMappings: high, GIDMappings: high})
+		}},
+		{name: "idmapped mount between high ranges", mutate: func(s *specs.Spec) {
+			hh := []specs.LinuxIDMapping{{ContainerID: 200000, HostID: 100000, Size: 65536}}
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "bind", Source: "/srv", Options: []string{"bind", "idmap"},
+				UIDMappings: hh, GIDMappings: hh})
 		}},
 	})
 }
@@ -852,5 +870,28 @@ func TestEnsureFilter(t *testing.T) {
 		if _, err := EnsureFilter(dir, f); err == nil {
 			t.Errorf("digest %q accepted", bad)
 		}
+	}
+}
+
+// TestRuleHooksPinsThePath: an allowed hook reached through a symlink (or
+// /proc/<pid>/exe) runs by the allowlisted path, so swapping the symlink
+// after create (a poststop hook runs at delete) changes nothing.
+func TestRuleHooksPinsThePath(t *testing.T) {
+	dir := t.TempDir()
+	link := filepath.Join(dir, "L")
+	os.Symlink("/usr/bin", link)
+	s := baseSpec()
+	s.Hooks = &specs.Hooks{Poststop: []specs.Hook{{Path: link + "/dockerd", Args: []string{"libnetwork-setkey", "-exec-root=/run/docker", dockerID, "23f9c4ff19c6"}}}}
+	env := &Env{Policy: testPolicy(), Host: &Host{ResolveExe: func(p string) string {
+		if r, err := filepath.EvalSymlinks(filepath.Dir(p)); err == nil {
+			return filepath.Join(r, filepath.Base(p))
+		}
+		return p
+	}}}
+	if err := RuleHooks.Apply(env, s); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Hooks.Poststop[0].Path; got != "/usr/bin/dockerd" {
+		t.Fatalf("hook path %q, want the allowlisted /usr/bin/dockerd", got)
 	}
 }
