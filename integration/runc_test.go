@@ -356,4 +356,3 @@ func TestVersionKeepsRuncLines(t *testing.T) {
 		t.Fatalf("version output %q (%v)", out, err)
 	}
 }
-

@@ -99,4 +99,3 @@ func ociArchive(t testing.TB, path, ref string, layer []byte, entrypoint []strin
 		t.Fatal(err)
 	}
 }
-
