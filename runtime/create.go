@@ -292,6 +292,14 @@ func sweepAllBundles(top string, log *Logger) {
 			continue
 		}
 		sweepBundles(keyDir, string(root), log)
+		// A root with no containers left goes too (tests use a root per
+		// container); a young one may be a create on its way.
+		if ents, _ := os.ReadDir(keyDir); len(ents) == 1 {
+			if fi, err := os.Stat(keyDir); err == nil && time.Since(fi.ModTime()) > 10*time.Second {
+				os.Remove(filepath.Join(keyDir, rootFile))
+				os.Remove(keyDir)
+			}
+		}
 	}
 }
 
