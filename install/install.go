@@ -13,7 +13,7 @@ import (
 	"reflect"
 	"time"
 
-	"github.com/runh-dev/runh/sandbox"
+	"github.com/runh-dev/runh/internal/atomicfile"
 )
 
 // Options says what to register and where.
@@ -185,5 +185,5 @@ func writeAtomic(path string, data []byte) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	return sandbox.SaveAtomic(path, data)
+	return atomicfile.Save(path, data)
 }

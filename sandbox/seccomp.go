@@ -14,6 +14,7 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/runh-dev/runh/internal/atomicfile"
 	"github.com/runh-dev/runh/seccomp"
 )
 
@@ -350,7 +351,7 @@ func EnsureFilter(dir string, f seccomp.Filter) (string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
-	if err := SaveAtomic(path, bpf); err != nil {
+	if err := atomicfile.Save(path, bpf); err != nil {
 		return "", err
 	}
 	return path, os.Chmod(path, 0o444)

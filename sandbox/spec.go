@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"reflect"
 	"sort"
 	"strconv"
@@ -20,10 +19,6 @@ import (
 // a huge or endless file cannot exhaust a small node's memory. Real configs
 // are a few KiB; 4 MiB leaves room for large seccomp profiles.
 const MaxConfigSize = 4 << 20
-
-// tempPrefix names runh's temporary files in the bundle, so a create that was
-// killed mid-write leaves something recognisable that the next one removes.
-const tempPrefix = ".runh-"
 
 // LoadSpec reads and strictly decodes a config.json. A field runh does not
 // understand is a field it cannot harden, so unknown fields are refused.
@@ -95,90 +90,6 @@ func checkVersion(v string) error {
 		return fmt.Errorf("ociVersion %q is not a version runh understands (want 1.0.0 to 1.3.x)", v)
 	}
 	return nil
-}
-
-// SaveAtomic replaces path with data: a temporary file in the same directory,
-// fsync, rename, fsync of the directory. A crash leaves either the old or the
-// new file, never a partial one. The file keeps the original's mode. It is
-// for files that must outlive a power cut: runh's filter cache, engines'
-// configuration.
-func SaveAtomic(path string, data []byte) error {
-	return save(path, data, true)
-}
-
-// SaveBundleConfig replaces a bundle's config.json the same way, without the
-// two fsyncs, which cost ~1.5 ms of disk wait per create here. Readers see
-// the old file or the new one, never a partial one (rename). A power cut is
-// no new risk: the engine wrote the file runh replaces moments before
-// without fsync (containerd 2.4: os.WriteFile; runc saves its own state.json
-// by rename, also without fsync), and engines write config.json anew for
-// every container they create or restart.
-func SaveBundleConfig(path string, data []byte) error {
-	return save(path, data, false)
-}
-
-func save(path string, data []byte, durable bool) error {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	mode := os.FileMode(0o644)
-	if fi, err := os.Stat(path); err == nil {
-		mode = fi.Mode().Perm()
-	}
-	// os.CreateTemp uses O_EXCL, so it can never truncate a file that is not
-	// ours (the class of bug behind CVE-2024-45310).
-	f, err := os.CreateTemp(dir, tempPrefix+base+".*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if err := f.Chmod(mode); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if _, err := f.Write(data); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if durable {
-		if err := f.Sync(); err != nil {
-			return fmt.Errorf("write %s: %w", path, err)
-		}
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	ok = true
-	if !durable {
-		return nil
-	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
-}
-
-// RemoveStaleTemps deletes temporary files that an earlier, killed runh left
-// next to path. It is best effort: a leftover is harmless, only untidy.
-func RemoveStaleTemps(path string) {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	matches, _ := filepath.Glob(filepath.Join(dir, tempPrefix+base+".*"))
-	for _, m := range matches {
-		os.Remove(m)
-	}
 }
 
 // LoadSpecDropUnknown reads config.json like LoadSpec, except that JSON

@@ -55,37 +55,6 @@ func TestLoadSpecSizeLimit(t *testing.T) {
 	}
 }
 
-func TestSaveAtomic(t *testing.T) {
-	for name, save := range map[string]func(string, []byte) error{"SaveAtomic": SaveAtomic, "SaveBundleConfig": SaveBundleConfig} {
-		p := writeFile(t, "old")
-		if err := save(p, []byte("new")); err != nil {
-			t.Fatal(name, err)
-		}
-		got, _ := os.ReadFile(p)
-		fi, _ := os.Stat(p)
-		if string(got) != "new" || fi.Mode().Perm() != 0o600 {
-			t.Fatalf("%s: content %q mode %v", name, got, fi.Mode())
-		}
-		left, _ := filepath.Glob(filepath.Join(filepath.Dir(p), tempPrefix+"*"))
-		if len(left) != 0 {
-			t.Fatalf("%s: temporary files left: %v", name, left)
-		}
-	}
-}
-
-func TestRemoveStaleTemps(t *testing.T) {
-	p := writeFile(t, "x")
-	stale := filepath.Join(filepath.Dir(p), tempPrefix+"config.json.123")
-	os.WriteFile(stale, []byte("partial"), 0o600)
-	RemoveStaleTemps(p)
-	if _, err := os.Stat(stale); !os.IsNotExist(err) {
-		t.Fatal("stale temp kept")
-	}
-	if _, err := os.Stat(p); err != nil {
-		t.Fatal("config removed")
-	}
-}
-
 func TestLoadSpecDropUnknown(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "config.json")
 	os.WriteFile(path, []byte(`{"ociVersion":"1.0.2","unknownTop":1,"process":{"args":["sh"],"cwd":"/","user":{"uid":0,"gid":0},"newThing":{"x":1}},"linux":{"resources":{"memory":{"limit":5,"futureKnob":true}},"Namespaces":[{"type":"pid","bogus":1}]}}`), 0o644)
