@@ -115,11 +115,7 @@ func (c *call) create() int {
 		// runc has already said why, on stderr and in the log.
 		return code
 	}
-	err = c.verifyCreated(id, h)
-	if err == nil {
-		err = c.verifyCreatedKernel(id, nics)
-	}
-	if err != nil {
+	if err := c.verifyCreated(id, h, nics); err != nil {
 		c.log.Error(err.Error())
 		c.forceDelete(id)
 		return 1
@@ -157,7 +153,7 @@ func (c *call) createReportOnly(id, bundle string, a *cmdArgs) int {
 		return fail(c.log, err)
 	}
 	if code == 0 {
-		if err := c.verifyCreated(id, &hardened{spec: s, host: host}); err != nil {
+		if err := c.verifyCreated(id, &hardened{spec: s, host: host}, nil); err != nil {
 			c.log.Warn(fmt.Sprintf("profile %q (report only): %v", c.profile.Name, err))
 		}
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"sort"
 	"strconv"
 
 	units "github.com/docker/go-units"
@@ -65,12 +64,7 @@ func (c *call) update() int {
 	}
 	args := append([]string{}, c.inv.GlobalArgs()...)
 	args = append(args, "update")
-	names := make([]string, 0, len(a.flags))
-	for n := range a.flags {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
+	for _, n := range sortedFlags(a.flags) {
 		if n == "resources" {
 			continue
 		}

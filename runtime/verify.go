@@ -32,13 +32,19 @@ type hardened struct {
 // no_new_privs, seccomp, namespaces and cgroup limits all in place. The
 // init's pid comes from runc's state in its (root-only) state root, never
 // from a --pid-file the client names and could rewrite.
-func (c *call) verifyCreated(id string, h *hardened) error {
+//
+// nics, the host's hardware interfaces before runc ran, adds the checks
+// of verifyCreatedKernel on the same pid; nil leaves them out (compat).
+func (c *call) verifyCreated(id string, h *hardened, nics map[string]bool) error {
 	pid, err := c.containerPid(id)
 	if err == nil {
 		err = VerifyProcess(pid, h.spec, h.host, true)
 	}
 	if err == nil {
 		err = verifyHostIDs(pid, c.profile.Policy.IDFloor(), userNS(h.spec))
+	}
+	if err == nil && nics != nil {
+		err = verifyCreatedKernel(pid, nics)
 	}
 	if err != nil {
 		return fmt.Errorf("%w: container %s: %w", ErrVerifyFailed, id, err)

@@ -80,16 +80,9 @@ func verifyNICsStayed(before map[string]bool) error {
 // verifyCreatedKernel adds, to verifyCreated, what runc applies beyond the
 // process's credentials: scheduling and I/O priority of the init, and the
 // host's hardware interfaces still on the host.
-func (c *call) verifyCreatedKernel(id string, nics map[string]bool) error {
-	pid, err := c.containerPid(id)
-	if err == nil {
-		err = verifySchedIO(pid)
+func verifyCreatedKernel(pid int, nics map[string]bool) error {
+	if err := verifySchedIO(pid); err != nil {
+		return err
 	}
-	if err == nil {
-		err = verifyNICsStayed(nics)
-	}
-	if err != nil {
-		return fmt.Errorf("%w: container %s: %w", ErrVerifyFailed, id, err)
-	}
-	return nil
+	return verifyNICsStayed(nics)
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -68,22 +69,13 @@ func PinHostPaths(e *Env, s *specs.Spec, dir string) (*Pins, error) {
 			continue
 		}
 		point := filepath.Join(dir, "m"+strconv.Itoa(i))
-		recursive := m.Type == "rbind" || hasOption(m.Options, "rbind")
+		recursive := m.Type == "rbind" || slices.Contains(m.Options, "rbind")
 		if err := p.pin(e, fmt.Sprintf("mounts[%d]", i), e.bundlePath(m.Source), point, recursive); err != nil {
 			return p, err
 		}
 		m.Source = point
 	}
 	return p, nil
-}
-
-func hasOption(opts []string, o string) bool {
-	for _, x := range opts {
-		if x == o {
-			return true
-		}
-	}
-	return false
 }
 
 func (p *Pins) pin(e *Env, field, path, point string, recursive bool) error {
