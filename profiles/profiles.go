@@ -4,9 +4,7 @@ package profiles
 
 import (
 	"errors"
-	"fmt"
 	"slices"
-	"sort"
 
 	"github.com/runh-dev/runh/sandbox"
 	"github.com/runh-dev/runh/seccomp"
@@ -27,6 +25,24 @@ type Profile struct {
 	// verification failures are logged as warnings. Only an operator can
 	// select one (--runh-profile, never an annotation).
 	ReportOnly bool
+	// Extends names the profile a profiles.d file builds on.
+	Extends string
+	// SeccompSource is the file of a seccomp_profile; "" is runh's built-in
+	// allowlist (seccomp/default.json).
+	SeccompSource string
+}
+
+// clone is a deep copy of p under a new name: profiles built from it
+// (profiles.d, annotations) never change it.
+func (p *Profile) clone(name string) *Profile {
+	c := *p
+	c.Name = name
+	pol := &c.Policy
+	for _, l := range []*[]string{&pol.CapAllow, &pol.CapOnRequest, &pol.SafeSysctls, &pol.MaskedPaths, &pol.ReadonlyPaths, &pol.BindSources} {
+		*l = slices.Clone(*l)
+	}
+	pol.HookAllow = slices.Clone(pol.HookAllow)
+	return &c
 }
 
 // Pipeline is the profile's rules and checks as one hardening run.
@@ -157,26 +173,22 @@ func Compat() *Profile {
 	}
 }
 
+// Edge is restricted for small boards: the same floor, rules and checks,
+// with smaller defaults and maxima (64 MiB and 128 pids unless the client
+// asks for less, at most 256 MiB and 512 pids) and a 16 MiB scratch tmpfs.
+func Edge() *Profile {
+	p := Restricted().clone("edge")
+	p.Description = "restricted for small boards: 64 MiB and 128 pids by default (at most 256 MiB, 512 pids), 16 MiB scratch tmpfs"
+	p.Policy.MemoryDefault = 64 * mib
+	p.Policy.MemoryMax = 256 * mib
+	p.Policy.PidsDefault = 128
+	p.Policy.PidsMax = 512
+	p.Policy.TmpfsSize = "16m"
+	return p
+}
+
 var registry = map[string]func() *Profile{
 	"restricted": Restricted,
+	"edge":       Edge,
 	"compat":     Compat,
-}
-
-// Lookup returns the named profile, or ErrUnknownProfile.
-func Lookup(name string) (*Profile, error) {
-	f, ok := registry[name]
-	if !ok {
-		return nil, fmt.Errorf("%w %q (known: %v)", ErrUnknownProfile, name, Names())
-	}
-	return f(), nil
-}
-
-// Names lists the known profiles, sorted.
-func Names() []string {
-	names := make([]string, 0, len(registry))
-	for n := range registry {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return slices.Clip(names)
 }

@@ -6,12 +6,15 @@ import (
 )
 
 func TestLookup(t *testing.T) {
-	if _, err := Lookup("permissive"); !errors.Is(err, ErrUnknownProfile) {
+	cfg := noConfig(t)
+	if _, err := cfg.Profile("permissive"); !errors.Is(err, ErrUnknownProfile) {
 		t.Fatalf("unknown profile: %v", err)
 	}
-	p, err := Lookup(DefaultName)
-	if err != nil || p.Name != DefaultName {
-		t.Fatalf("%v %v", p, err)
+	for _, n := range []string{DefaultName, "edge", "compat"} {
+		p, err := cfg.Profile(n)
+		if err != nil || p.Name != n {
+			t.Fatalf("%s: %v %v", n, p, err)
+		}
 	}
 }
 

@@ -22,6 +22,9 @@ type Globals struct {
 	// Profile is runh's own --runh-profile: the operator's explicit choice
 	// of profile. runc never sees it.
 	Profile string
+	// Config is runh's own --runh-config: the operator config to read
+	// instead of /etc/runh/config.toml. runc never sees it.
+	Config string
 }
 
 // flagDef says whether a flag takes a value. Names are without dashes.
@@ -33,7 +36,7 @@ var globalFlags = flagDefs{
 	"debug": false, "log": true, "log-format": true, "root": true,
 	"systemd-cgroup": false, "rootless": true, "criu": true,
 	"version": false, "v": false, "help": false, "h": false,
-	"runh-profile": true,
+	"runh-profile": true, "runh-config": true,
 }
 
 // Invocation is argv split into runc's parts.
@@ -88,8 +91,12 @@ func Parse(argv []string) (*Invocation, error) {
 		on := !hasValue || value == "true"
 		g := &inv.Globals
 		switch name {
-		case "runh-profile":
-			g.Profile = value
+		case "runh-profile", "runh-config":
+			if name == "runh-profile" {
+				g.Profile = value
+			} else {
+				g.Config = value
+			}
 			if inv.own == nil {
 				inv.own = map[int]bool{}
 			}

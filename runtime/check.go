@@ -26,22 +26,31 @@ func checkCommand(inv *Invocation) *ownCommand {
 		flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&bundle, "bundle", "", "bundle directory (default: current directory)")
 			fs.StringVar(&bundle, "b", "", "bundle directory (default: current directory)")
-			fs.StringVar(&profile, "profile", profiles.DefaultName, "profile to check against")
+			fs.StringVar(&profile, "profile", "", "profile to check against (default: as create would choose it: runh-NAME, then default_profile)")
 		},
 		run: func(fs *flag.FlagSet) error {
 			if fs.NArg() != 0 {
 				return fmt.Errorf("%w: check takes no arguments, got %v", ErrUsage, fs.Args())
 			}
-			return runCheck(os.Stdout, bundle, profile, inv.StateRoot())
+			g := inv.Globals
+			if profile != "" {
+				g.Profile = profile
+			}
+			cfg, err := loadConfig(g)
+			if err != nil {
+				return err
+			}
+			prof, _, err := selectProfile(cfg, g, inv.Argv[0])
+			if err != nil {
+				return err
+			}
+			return runCheck(os.Stdout, bundle, cfg, prof, inv.StateRoot())
 		},
 	}
 }
 
-func runCheck(w io.Writer, bundle, profile, stateRoot string) error {
-	prof, err := profiles.Lookup(profile)
-	if err != nil {
-		return err
-	}
+func runCheck(w io.Writer, bundle string, cfg *profiles.Config, prof *profiles.Profile, stateRoot string) error {
+	var err error
 	if bundle == "" {
 		bundle = "."
 	}
@@ -51,6 +60,14 @@ func runCheck(w io.Writer, bundle, profile, stateRoot string) error {
 	}
 	s, unknown, err := sandbox.LoadSpecDropUnknown(filepath.Join(bundle, "config.json"))
 	if err != nil {
+		return err
+	}
+	if prof, err = cfg.ApplyOverrides(prof, s.Annotations); err != nil {
+		var d *sandbox.Denial
+		if errors.As(err, &d) {
+			fmt.Fprintf(w, "denied: %s: %s (rule %s)\n", d.Field, d.Reason, d.Rule)
+			return sandbox.Denials{d}
+		}
 		return err
 	}
 	for _, u := range unknown {

@@ -78,18 +78,31 @@ func (c *call) create() int {
 	if err != nil {
 		return fail(c.log, err)
 	}
-	if c.profile.ReportOnly {
+	if c.auditMode() {
 		return c.createReportOnly(id, bundle, a)
 	}
+	d := &decision{op: c.inv.Command, id: id, bundle: bundle}
+	// Every refusal is recorded; a decision that cannot be recorded is
+	// refused before runc runs.
+	refuse := func(err error) int {
+		d.err = err
+		if rerr := c.record(d); rerr != nil {
+			c.log.Warn(rerr.Error())
+		}
+		return c.refuse(err)
+	}
 	if err := c.checkCreateArgs(id, a); err != nil {
-		return c.refuse(err)
+		return refuse(err)
 	}
-	h, err := c.hardenBundle(bundle)
+	h, err := c.hardenBundle(bundle, d)
+	if err == nil {
+		err = c.profileDenial(h.env.CheckInheritedFDs(reservedFds(a) - 3))
+	}
 	if err != nil {
-		return c.refuse(err)
+		return refuse(err)
 	}
-	if err := h.env.CheckInheritedFDs(reservedFds(a) - 3); err != nil {
-		return c.refuse(c.profileDenial(err))
+	if err := c.record(d); err != nil {
+		return fail(c.log, err)
 	}
 	priv, pins, err := c.privateBundle(id, h)
 	if err != nil {
@@ -118,6 +131,14 @@ func (c *call) create() int {
 	if err := c.verifyCreated(id, h, nics); err != nil {
 		c.log.Error(err.Error())
 		c.forceDelete(id)
+		d.err, d.verifyCheck = err, "verify"
+		var ve *verifyError
+		if errors.As(err, &ve) {
+			d.verifyCheck = ve.check
+		}
+		if rerr := c.record(d); rerr != nil {
+			c.log.Warn(rerr.Error())
+		}
 		return 1
 	}
 	return 0
@@ -135,16 +156,32 @@ func (c *call) refuse(err error) int {
 // argv exactly as written (byte for byte: nothing is re-encoded), and what
 // restricted would refuse is only logged.
 func (c *call) createReportOnly(id, bundle string, a *cmdArgs) int {
+	d := &decision{op: c.inv.Command, id: id, bundle: bundle}
 	s, _, err := sandbox.LoadSpec(filepath.Join(bundle, "config.json"))
 	if err != nil {
 		c.log.Warn(fmt.Sprintf("profile %q (report only): %v", c.profile.Name, err))
+		d.err = err
+		c.record(d)
 		return fail(c.log, execRunc(c.runc, c.inv.RuncArgs()))
 	}
+	d.annotations = s.Annotations
 	host, err := sandbox.ProbeHost(bundle, c.inv.StateRoot())
 	if err != nil {
 		return fail(c.log, err)
 	}
-	c.harden(&sandbox.Env{Policy: &c.profile.Policy, Host: host}, s, false)
+	start := time.Now()
+	if d.err = c.checkCreateArgs(id, a); d.err == nil {
+		d.err = c.applyOverrides(s.Annotations)
+	}
+	if d.err != nil {
+		c.log.Warn(fmt.Sprintf("profile %q (report only), would refuse: %v", c.profile.Name, d.err))
+	} else {
+		env := &sandbox.Env{Policy: &c.profile.Policy, Host: host}
+		d.err = c.harden(env, s, false)
+		d.changes = env.Changes
+	}
+	d.harden = time.Since(start)
+	c.record(d)
 	if c.inv.Command == "run" {
 		return fail(c.log, execRunc(c.runc, c.inv.RuncArgs()))
 	}
@@ -161,15 +198,22 @@ func (c *call) createReportOnly(id, bundle string, a *cmdArgs) int {
 }
 
 // hardenBundle loads and hardens bundle/config.json, which it reads once
-// and never writes.
-func (c *call) hardenBundle(bundle string) (*hardened, error) {
+// and never writes, under the handler's profile tightened by the spec's
+// runh.io/ annotations. d records what it did.
+func (c *call) hardenBundle(bundle string, d *decision) (*hardened, error) {
 	path := filepath.Join(bundle, "config.json")
 	s, unknown, err := sandbox.LoadSpecDropUnknown(path)
 	if err != nil {
 		return nil, err
 	}
+	d.annotations = s.Annotations
 	host, err := sandbox.ProbeHost(bundle, c.inv.StateRoot())
 	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	defer func() { d.harden = time.Since(start) }()
+	if err := c.applyOverrides(s.Annotations); err != nil {
 		return nil, err
 	}
 	whyNotFast := setupFastPath(host)
@@ -177,7 +221,9 @@ func (c *call) hardenBundle(bundle string) (*hardened, error) {
 	for _, u := range unknown {
 		env.Changes = append(env.Changes, sandbox.Change{Rule: "spec-surface", Field: u, What: "property the runtime spec does not define: removed, runc never sees it"})
 	}
-	if err := c.harden(env, s, false); err != nil {
+	err = c.harden(env, s, false)
+	d.changes = env.Changes
+	if err != nil {
 		return nil, err
 	}
 	c.log.Debugs(changeLines(c.profile.Name, "", env.Changes))
@@ -450,12 +496,17 @@ func changeLines(profile, prefix string, changes []sandbox.Change) []string {
 // refuse, loudly, and lets everything through.
 func (c *call) harden(env *sandbox.Env, s *specs.Spec, processOnly bool) error {
 	p := c.profile
-	if !p.ReportOnly {
+	if !c.auditMode() {
 		return p.Pipeline(sandbox.StopAtFirst, processOnly).Run(env, s)
 	}
-	msgs := []string{fmt.Sprintf("profile %q selected by --runh-profile: this %s is NOT hardened", p.Name, c.inv.Command)}
+	why := fmt.Sprintf("profile %q selected by --runh-profile: this %s is NOT hardened", p.Name, c.inv.Command)
+	if !p.ReportOnly {
+		why = fmt.Sprintf("mode = \"audit\" in %s: this %s is NOT hardened (profile %q only reports)", c.cfg.Path, c.inv.Command, p.Name)
+	}
+	msgs := []string{why}
+	err := p.Pipeline(sandbox.CollectAll, processOnly).Run(env, s)
 	var ds sandbox.Denials
-	if errors.As(p.Pipeline(sandbox.CollectAll, processOnly).Run(env, s), &ds) {
+	if errors.As(err, &ds) {
 		for _, d := range ds {
 			msgs = append(msgs, "report only, would refuse: "+d.Error())
 		}
@@ -463,5 +514,19 @@ func (c *call) harden(env *sandbox.Env, s *specs.Spec, processOnly bool) error {
 	for _, m := range msgs {
 		c.log.Warn(m)
 	}
+	return err
+}
+
+// applyOverrides makes c.profile the container's: the handler's, tightened
+// by the spec's runh.io/ annotations, or a denial naming the annotation.
+func (c *call) applyOverrides(annotations map[string]string) error {
+	if c.cfg == nil {
+		return nil
+	}
+	p, err := c.cfg.ApplyOverrides(c.profile, annotations)
+	if err != nil {
+		return err
+	}
+	c.profile = p
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -50,9 +51,17 @@ func (c *call) exec() int {
 		return 1
 	}
 	id := a.positional[0]
-	if !c.profile.ReportOnly {
-		if err := c.requireRunhContainer(id); err != nil {
-			return c.refuse(err)
+	d := &decision{op: "exec", id: id}
+	refuse := func(err error) int {
+		d.err = err
+		if rerr := c.record(d); rerr != nil {
+			c.log.Warn(rerr.Error())
+		}
+		return c.refuse(err)
+	}
+	if !c.auditMode() {
+		if d.annotations, err = c.requireRunhContainer(id); err != nil {
+			return refuse(err)
 		}
 	}
 	var p *specs.Process
@@ -76,15 +85,24 @@ func (c *call) exec() int {
 		return fail(c.log, fmt.Errorf("exec: container %s: %w", id, err))
 	}
 	env := &sandbox.Env{Policy: &c.profile.Policy, Host: host}
-	if !c.profile.ReportOnly {
+	if !c.auditMode() {
 		if err := env.CheckInheritedFDs(reservedFds(a) - 3); err != nil {
-			return c.refuse(c.profileDenial(err))
+			return refuse(c.profileDenial(err))
 		}
 	}
-	if err := c.harden(env, &specs.Spec{Process: p}, true); err != nil {
-		if errors.Is(err, sandbox.ErrPolicyDenied) {
-			return c.denied(err)
-		}
+	start := time.Now()
+	err = c.harden(env, &specs.Spec{Process: p}, true)
+	d.harden, d.changes = time.Since(start), env.Changes
+	if c.auditMode() {
+		// The caller's exec goes to runc exactly as asked.
+		d.err = err
+		c.record(d)
+		return fail(c.log, execRunc(c.runc, c.inv.RuncArgs()))
+	}
+	if err != nil {
+		return refuse(err)
+	}
+	if err := c.record(d); err != nil {
 		return fail(c.log, err)
 	}
 	c.log.Debugs(changeLines(c.profile.Name, "exec: ", env.Changes))
@@ -107,30 +125,35 @@ func (c *call) exec() int {
 	return fail(c.log, execRunc(c.runc, args))
 }
 
+// errNoContainer: runc's state has no such container.
+var errNoContainer = errors.New("does not exist")
+
 // requireRunhContainer refuses an exec into a container runh did not
 // create: one made by plain runc (or another runtime) has no runh filter
 // and no hardened config, and an exec'd process would inherit nothing of
 // the floor (runh issue 13). runh's mark is its private bundle: runc's
 // state (in a root-only --root) must name a bundle in runh's root-only
 // tmpfs for this root and id, whose config carries runh's annotation with
-// this call's profile.
-func (c *call) requireRunhContainer(id string) error {
+// this call's profile, tightened by its runh.io/ annotations, as create
+// made it. c.profile becomes that profile. It returns the container's
+// annotations.
+func (c *call) requireRunhContainer(id string) (map[string]string, error) {
 	if !validID(id) {
-		return fmt.Errorf("%w: invalid container id %q", ErrUsage, id)
+		return nil, fmt.Errorf("%w: invalid container id %q", ErrUsage, id)
 	}
 	if err := checkOwnedDir(c.inv.StateRoot(), "--root"); err != nil {
-		return err
+		return nil, err
 	}
 	notOurs := func(why string) error {
 		return &sandbox.Denial{Profile: c.profile.Name, Field: "container " + id, Rule: "exec-runh-only",
-			Reason: "runh did not create it (" + why + "): exec into a container runh has not hardened is refused"}
+			Reason: "runh did not create it (" + why + "): " + c.inv.Command + " of a container runh has not hardened is refused"}
 	}
 	data, err := os.ReadFile(filepath.Join(c.inv.StateRoot(), id, "state.json"))
 	if err != nil {
 		if os.IsNotExist(err) {
-			return fmt.Errorf("container %s does not exist", id)
+			return nil, fmt.Errorf("container %s %w", id, errNoContainer)
 		}
-		return err
+		return nil, err
 	}
 	var st struct {
 		Config struct {
@@ -138,7 +161,7 @@ func (c *call) requireRunhContainer(id string) error {
 		} `json:"config"`
 	}
 	if err := json.Unmarshal(data, &st); err != nil {
-		return fmt.Errorf("runc state of %s: %w", id, err)
+		return nil, fmt.Errorf("runc state of %s: %w", id, err)
 	}
 	bundle := ""
 	for _, l := range st.Config.Labels {
@@ -148,16 +171,19 @@ func (c *call) requireRunhContainer(id string) error {
 	}
 	want := filepath.Join(stateDir(), "bundles", rootKey(c.inv.StateRoot()), id) + "/"
 	if !strings.HasPrefix(bundle, want) || strings.Contains(bundle[len(want):], "/") {
-		return notOurs("its bundle is " + bundle)
+		return nil, notOurs("its bundle is " + bundle)
 	}
 	s, _, err := sandbox.LoadSpec(filepath.Join(bundle, "config.json"))
 	if err != nil {
-		return notOurs(err.Error())
+		return nil, notOurs(err.Error())
+	}
+	if err := c.applyOverrides(s.Annotations); err != nil {
+		return s.Annotations, err
 	}
 	if got := s.Annotations[AnnotationProfile]; got != c.profile.Name {
-		return notOurs(fmt.Sprintf("its profile is %q, not %q", got, c.profile.Name))
+		return s.Annotations, notOurs(fmt.Sprintf("its profile is %q, not %q", got, c.profile.Name))
 	}
-	return nil
+	return s.Annotations, nil
 }
 
 // profileDenial names this call's profile in a denial.

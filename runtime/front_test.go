@@ -192,7 +192,7 @@ func TestCoreSkipsFront(t *testing.T) {
 	t.Setenv("RUNH_RUNC", "")
 	frontPath = front
 	defer func() { frontPath = "" }()
-	if p, err := FindRunc(); err == nil {
+	if p, err := FindRunc(""); err == nil {
 		t.Fatalf("runh-core picked the front %s as runc", p)
 	}
 }

@@ -30,14 +30,18 @@ func FuzzCreateBundle(f *testing.F) {
 	os.Setenv("RUNH_INIT", init)
 	os.Setenv("RUNH_STATE_DIR", f.TempDir())
 	prof := profiles.Restricted()
+	cfg, err := profiles.LoadConfig(filepath.Join(f.TempDir(), "none.toml"))
+	if err != nil {
+		f.Fatal(err)
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		bundle := t.TempDir()
 		path := filepath.Join(bundle, "config.json")
 		if err := os.WriteFile(path, data, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		c := &call{inv: &Invocation{Globals: Globals{Root: t.TempDir()}}, log: &Logger{Path: filepath.Join(t.TempDir(), "log")}, profile: prof}
-		h, err := c.hardenBundle(bundle)
+		c := &call{inv: &Invocation{Globals: Globals{Root: t.TempDir()}}, log: &Logger{Path: filepath.Join(t.TempDir(), "log")}, profile: prof, cfg: cfg}
+		h, err := c.hardenBundle(bundle, &decision{})
 		if after, _ := os.ReadFile(path); !bytes.Equal(after, data) {
 			t.Fatalf("config.json changed (%v): runh never writes the caller's bundle", err)
 		}

@@ -10,7 +10,7 @@ import (
 	"github.com/runh-dev/runh/install"
 )
 
-func installCommand() *ownCommand {
+func installCommand(inv *Invocation) *ownCommand {
 	var o install.Options
 	var dryRun bool
 	return &ownCommand{

@@ -30,7 +30,7 @@ func Main(argv []string) int {
 		return 1
 	}
 	if inv.Globals.Version {
-		return fail(log, printVersion())
+		return fail(log, printVersion(inv.Globals))
 	}
 	if inv.Command == "" || inv.Globals.Help {
 		return runOwn(inv, log)
@@ -47,13 +47,25 @@ func Main(argv []string) int {
 	if class == Own {
 		return runOwn(inv, log)
 	}
-	runc, err := FindRunc()
+	// The operator config is read on every call. Pass-through calls
+	// (delete, kill, state: how an engine cleans up) still run with a
+	// config that does not load, on the runc runh finds itself; anything
+	// runh hardens or checks is refused (fail closed).
+	cfg, cfgErr := loadConfig(inv.Globals)
+	configured := ""
+	if cfgErr == nil {
+		configured = cfg.Runc
+	}
+	runc, err := FindRunc(configured)
 	if err != nil {
 		log.Error(err.Error())
 		return 1
 	}
 	switch class {
 	case PassThrough:
+		if cfgErr != nil {
+			log.Warn(cfgErr.Error())
+		}
 		return fail(log, execRunc(runc, inv.RuncArgs()))
 	case Refused:
 		if wantsHelp(inv.Args) {
@@ -62,16 +74,16 @@ func Main(argv []string) int {
 		log.Error(refusedWhy[inv.Command])
 		return 1
 	}
-	name := profiles.DefaultName
-	if inv.Globals.Profile != "" {
-		name = inv.Globals.Profile
+	if cfgErr != nil {
+		log.Error(cfgErr.Error())
+		return 1
 	}
-	prof, err := profiles.Lookup(name)
+	prof, _, err := selectProfile(cfg, inv.Globals, inv.Argv[0])
 	if err != nil {
 		log.Error(err.Error())
 		return 1
 	}
-	c := &call{inv: inv, log: log, runc: runc, profile: prof}
+	c := &call{inv: inv, log: log, runc: runc, profile: prof, cfg: cfg}
 	switch inv.Command {
 	case "create", "run":
 		return c.create()
@@ -93,7 +105,10 @@ type call struct {
 	inv     *Invocation
 	log     *Logger
 	runc    string
+	// profile is the handler's profile; create and exec replace it with
+	// the container's (the handler's, tightened by runh.io/ annotations).
 	profile *profiles.Profile
+	cfg     *profiles.Config
 }
 
 func validateGlobals(g Globals) error {
@@ -133,8 +148,8 @@ func (c *call) denied(err error) int {
 // printVersion prints the real runc's lines, then runh's in runc's format.
 // runc's test suite reads the first three lines as runc's; Docker takes the
 // last line with "version" in it, so it reports runh.
-func printVersion() error {
-	runc, err := FindRunc()
+func printVersion(g Globals) error {
+	runc, err := findRuncFor(g)
 	if err == nil {
 		var out []byte
 		out, err = outputRunc(runc, "--version")

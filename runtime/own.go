@@ -72,7 +72,7 @@ type ownCommand struct {
 }
 
 func ownCommands(inv *Invocation) []*ownCommand {
-	return []*ownCommand{checkCommand(inv), profileCommand(), installCommand()}
+	return []*ownCommand{checkCommand(inv), profileCommand(inv), configCommand(inv), installCommand(inv)}
 }
 
 // runOwn runs runh's own commands and help.
@@ -93,7 +93,7 @@ func runOwn(inv *Invocation, log *Logger) int {
 			return 0
 		}
 		// `runh help create`: runc's help for runc's commands.
-		if runc, err := FindRunc(); err == nil {
+		if runc, err := findRuncFor(inv.Globals); err == nil {
 			return fail(log, execRunc(runc, inv.RuncArgs()))
 		}
 	}
@@ -101,7 +101,7 @@ func runOwn(inv *Invocation, log *Logger) int {
 	if c == nil || (inv.Globals.Help && Commands[inv.Command] != Own) {
 		// runh's own part first, then runc's whole help.
 		printTopHelp(os.Stdout, cmds)
-		if runc, err := FindRunc(); err == nil {
+		if runc, err := findRuncFor(inv.Globals); err == nil {
 			if out, err := outputRunc(runc, "--help"); err == nil {
 				fmt.Fprintln(os.Stdout, "\nRUNC (the real runc runh hands over to):")
 				os.Stdout.Write(out)

@@ -13,28 +13,44 @@ import (
 	"github.com/runh-dev/runh/seccomp"
 )
 
-func profileCommand() *ownCommand {
+func profileCommand(inv *Invocation) *ownCommand {
 	return &ownCommand{
 		name:  "profile",
-		usage: "inspect runh's profiles",
-		help: `runh profile show [NAME]    print a profile's controls (default: ` + profiles.DefaultName + `)
-runh profile list           list the known profiles
+		usage: "inspect runh's profiles (built in, and the operator's in profiles.d)",
+		help: `runh profile show [NAME]    print a profile's parameters and controls
+                            (default: the one create would choose)
+runh profile list           list the profiles, with what each extends
 
-   # runh profile show restricted`,
+   Every profile has the same floor, rules and checks; a profile only
+   chooses parameters inside it (runh config show documents them). Called
+   as runh-NAME (a symlink: runh install --profile NAME), runh uses
+   profile NAME.
+
+   # runh profile show edge
+   # runh --runh-config /tmp/config.toml profile list`,
 		run: func(fs *flag.FlagSet) error {
 			args := fs.Args()
+			cfg, err := loadConfig(inv.Globals)
+			if err != nil {
+				return err
+			}
 			switch {
 			case len(args) == 1 && args[0] == "list":
-				for _, n := range profiles.Names() {
-					fmt.Println(n)
+				for _, n := range cfg.ProfileNames() {
+					p, _ := cfg.Profile(n)
+					from := "built in"
+					if p.Extends != "" {
+						from = fmt.Sprintf("%s/%s.toml, extends %s", cfg.ProfilesDir, n, p.Extends)
+					}
+					fmt.Printf("%-12s %s (%s)\n", n, p.Description, from)
 				}
 				return nil
 			case len(args) >= 1 && args[0] == "show" && len(args) <= 2:
-				name := profiles.DefaultName
+				g := inv.Globals
 				if len(args) == 2 {
-					name = args[1]
+					g.Profile = args[1]
 				}
-				prof, err := profiles.Lookup(name)
+				prof, _, err := selectProfile(cfg, g, inv.Argv[0])
 				if err != nil {
 					return err
 				}
@@ -71,7 +87,15 @@ func showProfile(w io.Writer, p *profiles.Profile) {
 	for _, h := range pol.HookAllow {
 		fmt.Fprintf(w, "  hook allowed        %s with args %q, no env\n", h.Exe, h.Args)
 	}
-	fmt.Fprintf(w, "  safe sysctls        %v, net.* with a private network namespace\n\n", pol.SafeSysctls)
+	fmt.Fprintf(w, "  safe sysctls        %v, net.* with a private network namespace\n", pol.SafeSysctls)
+	if len(pol.BindSources) > 0 {
+		fmt.Fprintf(w, "  bind sources        only from %v\n", pol.BindSources)
+	}
+	if !p.ReportOnly {
+		fmt.Fprintf(w, "\nparameters, as a profile file sets them (profiles.d/NAME.toml, or [profiles.%s] in the config):\n", p.Name)
+		writeParams(w, "  ", profiles.ParamsOf(p))
+	}
+	fmt.Fprintln(w)
 	fmt.Fprintf(w, "rules (applied in order; [exec] also hardens exec processes):\n")
 	for _, r := range p.Rules {
 		tag := ""

@@ -48,7 +48,10 @@ func runhPath() (string, error) {
 // every runtime call), else runc in the system's binary directories
 // (runcDirs). runh's own binary is always skipped, so installing runh as
 // `runc` cannot loop. Test builds also honour $RUNH_RUNC (envhooks).
-func FindRunc() (string, error) {
+//
+// configured, the operator config's runc key, comes first when set; it
+// must be usable, or runh stops rather than pick another runc.
+func FindRunc(configured string) (string, error) {
 	self, _ := os.Stat("/proc/self/exe")
 	var front os.FileInfo
 	if frontPath != "" {
@@ -72,6 +75,12 @@ func FindRunc() (string, error) {
 			return "", fmt.Errorf("%w: RUNH_RUNC: %w", ErrRuncNotFound, err)
 		}
 		return filepath.Abs(p)
+	}
+	if configured != "" {
+		if err := usable(configured); err != nil {
+			return "", fmt.Errorf("%w: runc in the runh config: %w", ErrRuncNotFound, err)
+		}
+		return configured, nil
 	}
 	if exe, err := os.Executable(); err == nil {
 		if p := filepath.Join(filepath.Dir(exe), "runc"); usable(p) == nil {

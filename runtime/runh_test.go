@@ -65,7 +65,10 @@ func newFake(t *testing.T) *fake {
 	f := &fake{t: t, dir: t.TempDir(), bundle: t.TempDir()}
 	runc, _ := filepath.Abs("../testdata/fakerunc.sh")
 	// Its own state dir: runh.log and the filter cache stay out of /run/runh.
-	f.env = append(os.Environ(), "RUNH_RUNC="+runc, "FAKERUNC_DIR="+f.dir, "RUNH_STATE_DIR="+filepath.Join(f.dir, "state"))
+	f.env = append(os.Environ(), "RUNH_RUNC="+runc, "FAKERUNC_DIR="+f.dir, "RUNH_STATE_DIR="+filepath.Join(f.dir, "state"),
+		"RUNH_CONFIG="+filepath.Join(f.dir, "config.toml"))
+	// Its own operator config: the audit log and metrics stay in f.dir.
+	f.setConfig("")
 	// A create mounts runh's private-bundle tmpfs in the state dir.
 	t.Cleanup(func() { unix.Unmount(filepath.Join(f.dir, "state", "bundles"), unix.MNT_DETACH) })
 	os.MkdirAll(filepath.Join(f.bundle, "rootfs", "dev"), 0o755)
@@ -89,6 +92,43 @@ func (f *fake) fakeRunhContainer(id string) string {
 	os.WriteFile(filepath.Join(priv, "config.json"), []byte(`{"ociVersion":"1.0.2","annotations":{"dev.runh.profile":"restricted"}}`), 0o600)
 	os.WriteFile(filepath.Join(root, id, "state.json"), []byte(`{"config":{"labels":["bundle=`+priv+`"]}}`), 0o600)
 	return root
+}
+
+// setConfig writes runh's operator config for this fake: top (top-level
+// keys), runh's audit log, metrics and profiles.d in f.dir unless top sets
+// them, then tables.
+func (f *fake) setConfig(top string, tables ...string) {
+	f.t.Helper()
+	os.MkdirAll(filepath.Join(f.dir, "metrics"), 0o755)
+	os.MkdirAll(filepath.Join(f.dir, "profiles.d"), 0o755)
+	body := top + "\n"
+	for _, kv := range [][2]string{{"audit_log", "audit.jsonl"}, {"metrics_dir", "metrics"}, {"profiles_dir", "profiles.d"}} {
+		if !strings.Contains(top, kv[0]) {
+			body += kv[0] + " = \"" + filepath.Join(f.dir, kv[1]) + "\"\n"
+		}
+	}
+	body += strings.Join(tables, "\n")
+	if err := os.WriteFile(filepath.Join(f.dir, "config.toml"), []byte(body), 0o644); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// auditRecords reads the fake's audit log.
+func (f *fake) auditRecords() []map[string]any {
+	f.t.Helper()
+	data, _ := os.ReadFile(filepath.Join(f.dir, "audit.jsonl"))
+	var recs []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		if line == "" {
+			continue
+		}
+		var r map[string]any
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			f.t.Fatalf("audit line %q: %v", line, err)
+		}
+		recs = append(recs, r)
+	}
+	return recs
 }
 
 func (f *fake) writeConfig(mutate func(*specs.Spec)) []byte {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"time"
 
 	units "github.com/docker/go-units"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -38,6 +39,22 @@ func (c *call) update() int {
 		c.log.Error(fmt.Sprintf("%s: \"update\" requires exactly 1 argument, the container id", ErrUsage))
 		return 1
 	}
+	id := a.positional[0]
+	d := &decision{op: "update", id: id}
+	if !c.auditMode() {
+		// A container runh created is judged by its own profile (a
+		// runh.io/memory annotation lowered its maximum); others by the
+		// handler's.
+		ann, err := c.requireRunhContainer(id)
+		var den *sandbox.Denial
+		if err != nil && !errors.Is(err, errNoContainer) && !(errors.As(err, &den) && den.Rule == "exec-runh-only") {
+			d.err = err
+			c.record(d)
+			return c.refuse(err)
+		}
+		d.annotations = ann
+	}
+	start := time.Now()
 	// The flags are judged even with --resources: runc applies some of
 	// them on top of the file.
 	fromFlags, err := resourcesFromFlags(a)
@@ -53,13 +70,18 @@ func (c *call) update() int {
 	if err == nil {
 		err = sandbox.CheckUpdate(&c.profile.Policy, res)
 	}
-	if err != nil && c.profile.ReportOnly {
+	d.harden = time.Since(start)
+	var den *sandbox.Denial
+	if errors.As(err, &den) {
+		den.Profile = c.profile.Name
+	}
+	d.err = err
+	if rerr := c.record(d); rerr != nil && err == nil {
+		return fail(c.log, rerr)
+	}
+	if err != nil && c.auditMode() {
 		c.log.Warn(fmt.Sprintf("profile %q (report only), would refuse: %v", c.profile.Name, err))
 	} else if err != nil {
-		var d *sandbox.Denial
-		if errors.As(err, &d) {
-			d.Profile = c.profile.Name
-		}
 		return c.denied(err)
 	}
 	args := append([]string{}, c.inv.GlobalArgs()...)
@@ -83,7 +105,7 @@ func (c *call) update() int {
 		}
 		args = append(args, "--resources="+path)
 	}
-	args = append(args, a.positional[0])
+	args = append(args, id)
 	return fail(c.log, execRunc(c.runc, args))
 }
 

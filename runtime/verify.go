@@ -36,21 +36,33 @@ type hardened struct {
 // nics, the host's hardware interfaces before runc ran, adds the checks
 // of verifyCreatedKernel on the same pid; nil leaves them out (compat).
 func (c *call) verifyCreated(id string, h *hardened, nics map[string]bool) error {
+	check := "verify-process"
 	pid, err := c.containerPid(id)
 	if err == nil {
 		err = VerifyProcess(pid, h.spec, h.host, true)
 	}
 	if err == nil {
+		check = "verify-host-ids"
 		err = verifyHostIDs(pid, c.profile.Policy.IDFloor(), userNS(h.spec))
 	}
 	if err == nil && nics != nil {
+		check = "verify-host-nics"
 		err = verifyCreatedKernel(pid, nics)
 	}
 	if err != nil {
-		return fmt.Errorf("%w: container %s: %w", ErrVerifyFailed, id, err)
+		return &verifyError{check: check, err: fmt.Errorf("%w: container %s: %w", ErrVerifyFailed, id, err)}
 	}
 	return nil
 }
+
+// verifyError names the verification step that failed, for the metrics.
+type verifyError struct {
+	check string
+	err   error
+}
+
+func (e *verifyError) Error() string { return e.err.Error() }
+func (e *verifyError) Unwrap() error { return e.err }
 
 // verifyHostIDs judges the init's ids as the host sees them, read from the
 // host's /proc, not as the spec's mappings say they should be: none may

@@ -44,6 +44,10 @@ type Policy struct {
 	// linux.readonlyPaths.
 	MaskedPaths, ReadonlyPaths []string
 	CoreDumps                  bool // keep RLIMIT_CORE as the client asked (default: forced to 0)
+	// BindSources, when set, are the only host trees a bind mount's source
+	// may be in (still never a sensitive one); empty: any path that
+	// RuleHostMounts does not refuse.
+	BindSources []string
 }
 
 // CapAllowed reports whether cap may stay in a spec whose client requested
@@ -194,6 +198,16 @@ type Change struct {
 }
 
 func (c Change) String() string { return fmt.Sprintf("%s: %s (rule %s)", c.Field, c.What, c.Rule) }
+
+// FromTo splits What into the value before and after the change, for the
+// audit log: rules write "old -> new" where a value was replaced; any
+// other change (an addition, a removal) is all "to".
+func (c Change) FromTo() (from, to string) {
+	if f, t, ok := strings.Cut(c.What, " -> "); ok {
+		return f, t
+	}
+	return "", c.What
+}
 
 // Env is what a rule runs with: the profile's policy, the host, and the
 // record of changes.

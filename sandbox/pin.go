@@ -99,6 +99,9 @@ func (p *Pins) pin(e *Env, field, path, point string, recursive bool) error {
 		return pinDenied(field, "%s changed while runh checked it (opened %s, checked %s)", path, have, want)
 	}
 	what := e.hostPathRefusal(have)
+	if field != "root.path" {
+		what = e.bindSourceRefusal(have)
+	}
 	if what == "" {
 		what, err = engineSocketInode(fd)
 		if err != nil {

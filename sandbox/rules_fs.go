@@ -191,12 +191,29 @@ var RuleHostMounts = Rule{
 			if !isBind(m) || isRunhMount(*m, e.Host) {
 				continue
 			}
-			if what := e.hostPathRefusal(resolvePath(e.bundlePath(m.Source))); what != "" {
+			if what := e.bindSourceRefusal(resolvePath(e.bundlePath(m.Source))); what != "" {
 				return deny(field, "bind mount of %s %s is not allowed", what, m.Source)
 			}
 		}
 		return nil
 	},
+}
+
+// bindSourceRefusal is hostPathRefusal for a bind mount's source, which
+// must also lie in one of the profile's BindSources when it lists any.
+func (e *Env) bindSourceRefusal(src string) string {
+	if what := e.hostPathRefusal(src); what != "" {
+		return what
+	}
+	if e.Policy == nil || len(e.Policy.BindSources) == 0 {
+		return ""
+	}
+	for _, t := range e.Policy.BindSources {
+		if within(src, resolvePath(t)) {
+			return ""
+		}
+	}
+	return fmt.Sprintf("host path outside the profile's bind_sources %v:", e.Policy.BindSources)
 }
 
 // hostPathRefusal says what the resolved host path src is when it may not
@@ -309,4 +326,11 @@ var RuleDevSymlink = Rule{
 		}
 		return nil
 	},
+}
+
+// SensitiveHostPath says why host path p may never be given to a container
+// ("host path", "container engine socket"), or "" if it may: the test a
+// profile's bind_sources must pass at load.
+func SensitiveHostPath(p string) string {
+	return (&Env{}).hostPathRefusal(resolvePath(p))
 }

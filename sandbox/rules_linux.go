@@ -250,3 +250,14 @@ var RuleSysctls = Rule{
 		return nil
 	},
 }
+
+// namespacedSysctls are the sysctls the kernel keeps per IPC namespace
+// (net.* is per network namespace): a profile may add only these to its
+// safe set, since a container's own IPC namespace is always private.
+var namespacedSysctls = []string{"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced"}
+
+// NamespacedSysctl reports whether sysctl k is one a profile may allow:
+// a namespaced IPC one, fs.mqueue.*, or net.*.
+func NamespacedSysctl(k string) bool {
+	return slices.Contains(namespacedSysctls, k) || strings.HasPrefix(k, "fs.mqueue.") || strings.HasPrefix(k, "net.")
+}

@@ -164,3 +164,11 @@ func TestPrecompiledMatchesResolution(t *testing.T) {
 		}
 	}
 }
+
+// TestDefaultKeepsTheFloor: runh's own allowlist passes the floor every
+// operator profile must pass.
+func TestDefaultKeepsTheFloor(t *testing.T) {
+	if err := CheckFloor(Default()); err != nil {
+		t.Fatal(err)
+	}
+}

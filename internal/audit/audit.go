@@ -1,0 +1,150 @@
+// Package audit appends runh's decisions to a JSON-lines log: one line per
+// create, run, exec and update, in enforce and in audit mode, for a log
+// shipper to read.
+//
+// Many runh processes append at once (an engine starts containers in
+// parallel), so each line is one write(2) on an O_APPEND descriptor: the
+// kernel appends it whole, and lines never interleave. Rotation renames the
+// file under an exclusive flock on a lock file beside it; a writer that
+// still holds the old file finishes its line there, which is whole too.
+package audit
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"syscall"
+)
+
+// Outcomes of a decision.
+const (
+	Allowed      = "allowed"       // enforce: the spec needed no change
+	Changed      = "changed"       // enforce: hardened, then handed to runc
+	Denied       = "denied"        // enforce: refused
+	WouldChange  = "would_change"  // audit: enforce would have changed it
+	WouldDeny    = "would_deny"    // audit: enforce would have refused it
+	VerifyFailed = "verify_failed" // the created container did not match what runh checked; it was deleted
+)
+
+// Change is one edit of a rule.
+type Change struct {
+	Field string `json:"field"`
+	Rule  string `json:"rule"`
+	From  string `json:"from,omitempty"`
+	To    string `json:"to"`
+}
+
+// Denial is one refusal.
+type Denial struct {
+	Field   string `json:"field"`
+	Rule    string `json:"rule"`
+	Message string `json:"message"`
+}
+
+// Record is one decision.
+type Record struct {
+	Time        string   `json:"time"`
+	Op          string   `json:"op"`
+	ContainerID string   `json:"container_id"`
+	Bundle      string   `json:"bundle,omitempty"`
+	Profile     string   `json:"profile"`
+	Mode        string   `json:"mode"`
+	Outcome     string   `json:"outcome"`
+	Changes     []Change `json:"changes,omitempty"`
+	// Denial is the first refusal; Denials all of them (audit mode
+	// collects every one).
+	Denial  *Denial  `json:"denial,omitempty"`
+	Denials []Denial `json:"denials,omitempty"`
+	// The Kubernetes pod and container, from the CRI's annotations.
+	PodNamespace string `json:"pod_namespace,omitempty"`
+	PodName      string `json:"pod_name,omitempty"`
+	Container    string `json:"container_name,omitempty"`
+	// HardenSeconds is how long runh's rules and checks took.
+	HardenSeconds float64 `json:"harden_seconds"`
+	RunhPid       int     `json:"runh_pid"`
+}
+
+// Log is an audit log file with its rotation policy.
+type Log struct {
+	Path     string
+	MaxBytes int64 // rotate when a line would take the file past this
+	Keep     int   // rotated files kept: Path.1 ... Path.Keep
+}
+
+// Append writes rec as one line.
+func (l Log) Append(rec *Record) error {
+	line, err := json.Marshal(rec)
+	if err != nil {
+		return fmt.Errorf("audit log: %w", err)
+	}
+	line = append(line, '\n')
+	if err := os.MkdirAll(filepath.Dir(l.Path), 0o700); err != nil {
+		return fmt.Errorf("audit log: %w", err)
+	}
+	f, err := l.open()
+	if err != nil {
+		return err
+	}
+	if fi, err := f.Stat(); err == nil && fi.Size()+int64(len(line)) > l.MaxBytes && fi.Size() > 0 {
+		f.Close()
+		if err := l.rotate(int64(len(line))); err != nil {
+			return err
+		}
+		if f, err = l.open(); err != nil {
+			return err
+		}
+	}
+	defer f.Close()
+	n, err := f.Write(line)
+	if err == nil && n != len(line) {
+		err = errors.New("short write")
+	}
+	if err != nil {
+		return fmt.Errorf("audit log %s: %w", l.Path, err)
+	}
+	return nil
+}
+
+// open opens the log for appending, never through a symlink (the log's
+// directory is root's, but a planted link must not make runh append to
+// another file).
+func (l Log) open() (*os.File, error) {
+	f, err := os.OpenFile(l.Path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("audit log: %w", err)
+	}
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("audit log: %s is not a regular file", l.Path)
+	}
+	return f, nil
+}
+
+// rotate shifts Path.(k) to Path.(k+1), dropping the oldest, and Path to
+// Path.1, under the lock, unless another runh has just rotated it.
+func (l Log) rotate(need int64) error {
+	lock, err := os.OpenFile(l.Path+".lock", os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o600)
+	if err != nil {
+		return fmt.Errorf("audit log: %w", err)
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		return fmt.Errorf("audit log: lock: %w", err)
+	}
+	fi, err := os.Lstat(l.Path)
+	if err != nil || fi.Size()+need <= l.MaxBytes {
+		return nil // rotated by another runh meanwhile
+	}
+	keep := max(l.Keep, 1)
+	for k := keep - 1; k >= 1; k-- {
+		os.Rename(l.Path+"."+strconv.Itoa(k), l.Path+"."+strconv.Itoa(k+1))
+	}
+	if err := os.Rename(l.Path, l.Path+".1"); err != nil {
+		return fmt.Errorf("audit log: rotate: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,129 @@
+package seccomp
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+
+	mseccomp "github.com/moby/profiles/seccomp"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// FloorDenied are the syscalls no profile may allow, whatever an operator
+// or a profile file says: new namespaces and mounts (the first step of
+// most escapes, CVE-2022-0185), the keyring (not namespaced), bpf,
+// ptrace and cross-process memory (CVE-2019-13272), kernel modules and
+// kexec, handle-based opens (the "shocker" escape), perf events,
+// userfaultfd and io_uring (kernel attack surface behind many CVEs), and
+// host-wide clocks, swap, reboot and accounting.
+var FloorDenied = []string{
+	"acct", "add_key", "bpf", "clock_adjtime", "clock_settime", "create_module", "delete_module",
+	"finit_module", "fsconfig", "fsmount", "fsopen", "fspick", "init_module", "io_uring_enter",
+	"io_uring_register", "io_uring_setup", "ioperm", "iopl", "kcmp", "kexec_file_load", "kexec_load",
+	"keyctl", "lookup_dcookie", "mount", "mount_setattr", "move_mount", "name_to_handle_at",
+	"open_by_handle_at", "open_tree", "perf_event_open", "pivot_root", "process_vm_readv",
+	"process_vm_writev", "ptrace", "quotactl", "reboot", "request_key", "setns", "settimeofday",
+	"stime", "swapoff", "swapon", "syslog", "umount", "umount2", "unshare", "uselib",
+	"userfaultfd", "vhangup",
+}
+
+// CheckFloor refuses a profile that could let a process out: one whose
+// default action allows (or only logs) calls, or that allows a syscall of
+// FloorDenied under any condition.
+func CheckFloor(p *mseccomp.Seccomp) error {
+	if p == nil {
+		return fmt.Errorf("no seccomp profile (unconfined)")
+	}
+	if permissive(p.DefaultAction) {
+		return fmt.Errorf("defaultAction %s lets every syscall through (unconfined): the default must refuse (SCMP_ACT_ERRNO, SCMP_ACT_KILL*, SCMP_ACT_TRAP)", p.DefaultAction)
+	}
+	for name := range AllowedNames(p) {
+		if slices.Contains(FloorDenied, name) {
+			return fmt.Errorf("it allows %s, which runh's floor denies in every profile", name)
+		}
+	}
+	return nil
+}
+
+func permissive(a specs.LinuxSeccompAction) bool {
+	return a == specs.ActAllow || a == specs.ActLog || a == "" || a == specs.ActNotify || a == specs.ActTrace
+}
+
+// AllowedNames is every syscall name a rule of p lets through under some
+// condition (arguments, capabilities, architecture): an upper bound of
+// what p allows, which is what a comparison of strictness needs.
+func AllowedNames(p *mseccomp.Seccomp) map[string]bool {
+	names := map[string]bool{}
+	if p == nil {
+		return names
+	}
+	for _, sc := range p.Syscalls {
+		if sc == nil || !permissive(sc.Action) {
+			continue
+		}
+		for _, n := range sc.Names {
+			names[n] = true
+		}
+		if sc.Name != "" {
+			names[sc.Name] = true
+		}
+	}
+	return names
+}
+
+// Without returns a copy of p in which no rule allows any of names: they
+// fall to p's default action (refused).
+func Without(p *mseccomp.Seccomp, names []string) *mseccomp.Seccomp {
+	out := *p
+	out.Syscalls = nil
+	for _, sc := range p.Syscalls {
+		c := *sc
+		if permissive(c.Action) {
+			c.Names = slices.DeleteFunc(slices.Clone(c.Names), func(n string) bool { return slices.Contains(names, n) })
+			if slices.Contains(names, c.Name) {
+				c.Name = ""
+			}
+			if len(c.Names) == 0 && c.Name == "" {
+				continue
+			}
+		}
+		out.Syscalls = append(out.Syscalls, &c)
+	}
+	return &out
+}
+
+// AllowedRules maps every syscall name a rule of p lets through to the
+// conditions it is allowed under (arguments, capabilities, architecture,
+// as JSON; "" is unconditional), so two profiles can be compared rule by
+// rule: a name allowed under a condition is not allowed under another.
+func AllowedRules(p *mseccomp.Seccomp) map[string][]string {
+	out := map[string][]string{}
+	if p == nil {
+		return out
+	}
+	for _, sc := range p.Syscalls {
+		if sc == nil || !permissive(sc.Action) {
+			continue
+		}
+		cond := ""
+		if len(sc.Args) > 0 || sc.Includes != nil || sc.Excludes != nil {
+			b, _ := json.Marshal(struct {
+				Action   specs.LinuxSeccompAction
+				Args     []specs.LinuxSeccompArg
+				Includes *mseccomp.Filter
+				Excludes *mseccomp.Filter
+			}{sc.Action, sc.Args, sc.Includes, sc.Excludes})
+			cond = string(b)
+		}
+		names := sc.Names
+		if sc.Name != "" {
+			names = append(slices.Clone(names), sc.Name)
+		}
+		for _, n := range names {
+			if !slices.Contains(out[n], cond) {
+				out[n] = append(out[n], cond)
+			}
+		}
+	}
+	return out
+}
