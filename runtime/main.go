@@ -102,9 +102,9 @@ func Main(argv []string) int {
 
 // call carries one hardened or checked invocation.
 type call struct {
-	inv     *Invocation
-	log     *Logger
-	runc    string
+	inv  *Invocation
+	log  *Logger
+	runc string
 	// profile is the handler's profile; create and exec replace it with
 	// the container's (the handler's, tightened by runh.io/ annotations).
 	profile *profiles.Profile

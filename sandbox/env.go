@@ -3,10 +3,11 @@ package sandbox
 import (
 	"errors"
 	"fmt"
-	mseccomp "github.com/moby/profiles/seccomp"
 	"path/filepath"
 	"strings"
 	"syscall"
+
+	mseccomp "github.com/moby/profiles/seccomp"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
