@@ -230,7 +230,7 @@ func ParamsOf(p *Profile) Params {
 		GID:           &pol.GID,
 		MemoryDefault: str(fmt.Sprint(pol.MemoryDefault)),
 		PidsDefault:   &pol.PidsDefault,
-		TmpfsSize:     str(pol.TmpfsSize),
+		TmpfsSize:     str(fmt.Sprint(tmpfsBytes(pol.TmpfsSize))),
 		BindSources:   slices.Clone(pol.BindSources),
 		Sysctls:       slices.Clone(pol.SafeSysctls),
 		Capabilities:  slices.Clone(pol.CapOnRequest),

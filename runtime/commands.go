@@ -53,6 +53,7 @@ var Commands = map[string]Class{
 	"h":       Own,
 	"check":   Own,
 	"profile": Own,
+	"config":  Own,
 	"install": Own,
 }
 

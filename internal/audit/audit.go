@@ -4,9 +4,8 @@
 //
 // Many runh processes append at once (an engine starts containers in
 // parallel), so each line is one write(2) on an O_APPEND descriptor: the
-// kernel appends it whole, and lines never interleave. Rotation renames the
-// file under an exclusive flock on a lock file beside it; a writer that
-// still holds the old file finishes its line there, which is whole too.
+// kernel appends it whole, and lines never interleave; a lock file beside
+// the log orders the writers, so rotation never loses or splits a line.
 package audit
 
 import (
@@ -74,7 +73,10 @@ type Log struct {
 	Keep     int   // rotated files kept: Path.1 ... Path.Keep
 }
 
-// Append writes rec as one line.
+// Append writes rec as one line, under an exclusive flock on a lock file
+// beside the log (held for one stat and one write: microseconds), so the
+// size check, a rotation and the write are one step and every file stays
+// within MaxBytes unless one line alone is larger.
 func (l Log) Append(rec *Record) error {
 	line, err := json.Marshal(rec)
 	if err != nil {
@@ -84,21 +86,31 @@ func (l Log) Append(rec *Record) error {
 	if err := os.MkdirAll(filepath.Dir(l.Path), 0o700); err != nil {
 		return fmt.Errorf("audit log: %w", err)
 	}
+	lock, err := os.OpenFile(l.Path+".lock", os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o600)
+	if err != nil {
+		return fmt.Errorf("audit log: %w", err)
+	}
+	defer lock.Close() // and unlocked
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		return fmt.Errorf("audit log: lock: %w", err)
+	}
 	f, err := l.open()
 	if err != nil {
 		return err
 	}
-	if fi, err := f.Stat(); err == nil && fi.Size()+int64(len(line)) > l.MaxBytes && fi.Size() > 0 {
+	if fi, err := f.Stat(); err == nil && fi.Size() > 0 && fi.Size()+int64(len(line)) > l.MaxBytes {
 		f.Close()
-		if err := l.rotate(int64(len(line))); err != nil {
+		if err := l.rotate(); err != nil {
 			return err
 		}
 		if f, err = l.open(); err != nil {
 			return err
 		}
 	}
-	defer f.Close()
 	n, err := f.Write(line)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
 	if err == nil && n != len(line) {
 		err = errors.New("short write")
 	}
@@ -125,22 +137,9 @@ func (l Log) open() (*os.File, error) {
 }
 
 // rotate shifts Path.(k) to Path.(k+1), dropping the oldest, and Path to
-// Path.1, under the lock, unless another runh has just rotated it.
-func (l Log) rotate(need int64) error {
-	lock, err := os.OpenFile(l.Path+".lock", os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o600)
-	if err != nil {
-		return fmt.Errorf("audit log: %w", err)
-	}
-	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		return fmt.Errorf("audit log: lock: %w", err)
-	}
-	fi, err := os.Lstat(l.Path)
-	if err != nil || fi.Size()+need <= l.MaxBytes {
-		return nil // rotated by another runh meanwhile
-	}
-	keep := max(l.Keep, 1)
-	for k := keep - 1; k >= 1; k-- {
+// Path.1. The caller holds the lock.
+func (l Log) rotate() error {
+	for k := max(l.Keep, 1) - 1; k >= 1; k-- {
 		os.Rename(l.Path+"."+strconv.Itoa(k), l.Path+"."+strconv.Itoa(k+1))
 	}
 	if err := os.Rename(l.Path, l.Path+".1"); err != nil {
