@@ -93,6 +93,11 @@ func LoadConfig(path string) (*Config, error) {
 		if err := decodeStrict(data, c); err != nil {
 			return nil, fmt.Errorf("%w: %s: %v", ErrBadConfig, path, err)
 		}
+		if scanned, ok := FrontRunc(data); !ok || scanned != c.Runc {
+			// The C front runs pass-through calls on the runc it reads
+			// with a one-line scan; both must name the same runc.
+			return nil, fmt.Errorf("%w: %s: runc: write it as runc = \"/path/to/runc\" on one line, before any [table]", ErrBadConfig, path)
+		}
 	}
 	if err := c.validate(); err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrBadConfig, c.where(), err)
@@ -160,14 +165,48 @@ func (c *Config) validate() error {
 	return nil
 }
 
+// FrontRunc reads the runc key as runtime/front/runh.c does: a line
+// `runc = "PATH"` before the first table, PATH of plain characters, an
+// optional comment after it. ok is false where the front would hand the
+// call to runh-core instead (a runc line in any other form).
+func FrontRunc(data []byte) (value string, ok bool) {
+	for _, line := range strings.Split(string(data), "\n") {
+		p := strings.TrimLeft(line, " \t")
+		if strings.HasPrefix(p, "[") {
+			break
+		}
+		rest, found := strings.CutPrefix(p, "runc")
+		if !found || rest == "" || !strings.ContainsRune(" \t=", rune(rest[0])) {
+			continue
+		}
+		rest, found = strings.CutPrefix(strings.TrimLeft(rest, " \t"), "=")
+		if !found {
+			return "", false
+		}
+		rest, found = strings.CutPrefix(strings.TrimLeft(rest, " \t"), `"`)
+		if !found {
+			return "", false
+		}
+		end := strings.IndexFunc(rest, func(r rune) bool { return !plainRune(r) })
+		if end < 0 || rest[end] != '"' {
+			return "", false
+		}
+		value, rest = rest[:end], strings.TrimLeft(rest[end+1:], " \t\r")
+		if rest != "" && rest[0] != '#' {
+			return "", false
+		}
+		return value, true
+	}
+	return "", true
+}
+
+func plainRune(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("/._+-", r)
+}
+
 // plainTOMLString: the characters the C front accepts in runc's path.
 func plainTOMLString(s string) bool {
-	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("/._+-", r)) {
-			return false
-		}
-	}
-	return true
+	return strings.IndexFunc(s, func(r rune) bool { return !plainRune(r) }) < 0
 }
 
 // profileFile is one profiles.d/NAME.toml.

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/runh-dev/runh/internal/testenv"
+	"github.com/runh-dev/runh/profiles"
 )
 
 // goPassesThrough is runh-core's decision: would it exec runc with argv
@@ -235,5 +236,54 @@ func TestTakeFrontPath(t *testing.T) {
 	takeFrontPath()
 	if v := os.Getenv("GOMAXPROCS"); v != "3" {
 		t.Errorf("the caller's GOMAXPROCS became %q", v)
+	}
+}
+
+// TestFrontReadsConfigRunc: the front runs pass-through calls on the runc
+// the operator config names, reading it exactly as profiles.FrontRunc
+// does, and hands anything it cannot read to runh-core.
+func TestFrontReadsConfigRunc(t *testing.T) {
+	dir, record := frontDir(t)
+	alt := filepath.Join(dir, "altrunc")
+	script := "#!/bin/sh\n{ echo altrunc; echo; echo; printf '%s\\n' \"$@\"; } > " + record + "\n"
+	if err := os.WriteFile(alt, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "config.toml")
+	for _, body := range []string{
+		"",
+		"mode = \"audit\"\n",
+		"runc = \"" + alt + "\"\n",
+		"  runc=\"" + alt + "\"   # the pinned one\n",
+		"runc = \"" + alt + "\"\r\n",
+		"[profiles.edge]\nrunc = \"" + alt + "\"\n",
+		"runc = '" + alt + "'\n",
+		"runc = \"" + alt + "\" trailing\n",
+		"runc = \"\"\n",
+		"runcx = \"" + alt + "\"\n",
+		"\"runc\" = \"" + alt + "\"\n",
+		"runc = \"" + dir + "/no such\"\n",
+	} {
+		if err := os.WriteFile(cfg, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		value, ok := profiles.FrontRunc([]byte(body))
+		want := "runc"
+		switch {
+		case !ok:
+			want = "runh-core"
+		case value != "":
+			want = "altrunc"
+		}
+		who, _, _, _ := runFrontEnv(t, dir, record, []string{"state", "c1"}, []string{"RUNH_CONFIG=" + cfg})
+		if who != want {
+			t.Errorf("config %q: the front ran %s, the Go reader says %s", body, who, want)
+		}
+	}
+	// A config that is not root's alone is for runh-core to judge.
+	os.WriteFile(cfg, []byte("runc = \""+alt+"\"\n"), 0o666)
+	os.Chmod(cfg, 0o666)
+	if who, _, _, _ := runFrontEnv(t, dir, record, []string{"state", "c1"}, []string{"RUNH_CONFIG=" + cfg}); who != "runh-core" {
+		t.Errorf("a group-writable config: the front ran %s", who)
 	}
 }

@@ -21,6 +21,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,7 +60,66 @@ static int usable(const char *p)
 	return !(st.st_dev == self_st.st_dev && st.st_ino == self_st.st_ino);
 }
 
-/* find_runc: runc next to this binary, else in the system's binary
+/* config_runc: the operator config's runc key, so that pass-through calls
+ * run the runc that runh-core runs. It reads only a line `runc = "PATH"`
+ * (PATH of [A-Za-z0-9/._+-], an optional # comment after it) before the
+ * first [table]; profiles/config.go refuses a config whose runc key the Go
+ * TOML reader sees differently (frontRunc), so the two never disagree.
+ * Returns "" when the file or key is absent, NULL when runh-core must
+ * decide (a file that is not root's alone, too large, or a runc line in
+ * any other form): runh-core then reports why. */
+static const char *config_runc(void)
+{
+	static char buf[65536 + 1], value[PATH_MAX];
+	const char *path = "/etc/runh/config.toml";
+#ifdef RUNH_TEST
+	const char *env = getenv("RUNH_CONFIG");
+	if (env && *env)
+		path = env;
+#endif
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? "" : NULL;
+	struct stat st;
+	ssize_t n = -1;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_uid == 0 || st.st_uid == geteuid()) &&
+	    !(st.st_mode & 022) && st.st_size < (off_t)sizeof buf - 1)
+		n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n < 0 || n != st.st_size)
+		return NULL;
+	buf[n] = 0;
+	for (char *line = buf; line && *line;) {
+		char *next = strchr(line, '\n');
+		if (next)
+			*next++ = 0;
+		char *p = line + strspn(line, " \t");
+		if (*p == '[')
+			break;
+		if (strncmp(p, "runc", 4) == 0 && (p[4] == ' ' || p[4] == '\t' || p[4] == '=')) {
+			p += 4 + strspn(p + 4, " \t");
+			if (*p++ != '=')
+				return NULL;
+			p += strspn(p, " \t");
+			if (*p++ != '"')
+				return NULL;
+			size_t len = strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/._+-");
+			if (p[len] != '"' || len >= sizeof value)
+				return NULL;
+			memcpy(value, p, len);
+			value[len] = 0;
+			p += len + 1;
+			p += strspn(p, " \t\r");
+			if (*p && *p != '#')
+				return NULL;
+			return value;
+		}
+		line = next;
+	}
+	return "";
+}
+
+/* find_runc: the config's runc if it sets one, else runc next to this binary, else in the system's binary
  * directories (runtime/envhooks.go's runcDirs), never from the environment:
  * whoever sets runh's environment must not choose its runc. Test builds
  * (-DRUNH_TEST, as runtime/envhooks_runhtest.go) take $RUNH_RUNC first and
@@ -68,6 +128,9 @@ static int usable(const char *p)
 static const char *find_runc(void)
 {
 	static char buf[PATH_MAX];
+	const char *configured = config_runc();
+	if (!configured)
+		return NULL;
 #ifdef RUNH_TEST
 	const char *env = getenv("RUNH_RUNC");
 	if (env && *env)
@@ -76,6 +139,8 @@ static const char *find_runc(void)
 #else
 	const char *path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 #endif
+	if (*configured)
+		return configured[0] == '/' && usable(configured) ? configured : NULL;
 	if (snprintf(buf, sizeof buf, "%s/runc", dir) < (int)sizeof buf && usable(buf))
 		return buf;
 	while (path && *path) {
