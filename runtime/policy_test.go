@@ -216,3 +216,35 @@ func TestConfigShowRoundTrips(t *testing.T) {
 		t.Fatalf("profile list: %q", out)
 	}
 }
+
+// TestInstallProfile: --profile makes runh-NAME next to runh and registers
+// it as handler runh-NAME; again is a no-op; compat and unknown names are
+// refused.
+func TestInstallProfile(t *testing.T) {
+	f := newFake(t)
+	dir := t.TempDir()
+	runh := filepath.Join(dir, "runh")
+	os.WriteFile(runh, []byte("#!/bin/true\n"), 0o755)
+	daemon := filepath.Join(dir, "daemon.json")
+	for range 2 {
+		out, stderr, code := f.run(nil, "install", "docker", "--profile", "edge", "--path", runh, "--config", daemon)
+		if code != 0 {
+			t.Fatalf("code %d stderr %q out %q", code, stderr, out)
+		}
+	}
+	if target, err := os.Readlink(filepath.Join(dir, "runh-edge")); err != nil || target != "runh" {
+		t.Fatalf("runh-edge -> %q: %v", target, err)
+	}
+	data, _ := os.ReadFile(daemon)
+	var cfg struct {
+		Runtimes map[string]struct{ Path string } `json:"runtimes"`
+	}
+	if err := json.Unmarshal(data, &cfg); err != nil || cfg.Runtimes["runh-edge"].Path != filepath.Join(dir, "runh-edge") {
+		t.Fatalf("daemon.json %s: %v", data, err)
+	}
+	for _, p := range []string{"compat", "nope"} {
+		if _, stderr, code := f.run(nil, "install", "docker", "--profile", p, "--path", runh, "--config", daemon); code == 0 || !strings.Contains(stderr, p) {
+			t.Fatalf("--profile %s: code %d stderr %q", p, code, stderr)
+		}
+	}
+}
