@@ -115,6 +115,11 @@ func startContainerd(t testing.TB, name string) *containerdEnv {
 	if code != 0 || !strings.Contains(out, `registered runtime "runh"`) || !strings.Contains(out, "systemctl restart containerd") {
 		t.Fatalf("runh install containerd: exit %d\n%s%s", code, out, stderr)
 	}
+	// And the edge profile as its own handler, runh-edge.
+	out, stderr, code = runBounded(nil, runhBin, "install", "containerd", "--profile", "edge", "--config", cfgPath, "--path", runhBin)
+	if code != 0 || !strings.Contains(out, `registered runtime "runh-edge"`) {
+		t.Fatalf("runh install containerd --profile edge: exit %d\n%s%s", code, out, stderr)
+	}
 	e.write("net.d/10-runh.conflist", fmt.Sprintf(`{"cniVersion":"1.0.0","name":"runh-e2e-%s","plugins":[{"type":"bridge","bridge":%q,"isGateway":true,"ipMasq":false,"ipam":{"type":"host-local","ranges":[[{"subnet":%q}]]}}]}`,
 		e.bridge, e.bridge, subnet))
 	e.crictlCf = e.write("crictl.yaml", fmt.Sprintf("runtime-endpoint: unix://%[1]s\nimage-endpoint: unix://%[1]s\ntimeout: 30\n", e.sock))
@@ -353,10 +358,11 @@ func waitStopped(t *testing.T, e *containerdEnv, id string) {
 }
 
 func testCRI(t *testing.T, e *containerdEnv) {
-	pod := func(name, extra string) string {
-		return e.write(name+"-pod.json", fmt.Sprintf(`{"metadata":{"name":%q,"namespace":"default","uid":"%s-uid","attempt":1},"log_directory":%q,"linux":{%s}}`,
-			name, name, filepath.Join(e.dir, "logs"), extra))
+	podWith := func(name, annotations, extra string) string {
+		return e.write(name+"-pod.json", fmt.Sprintf(`{"metadata":{"name":%q,"namespace":"default","uid":"%s-uid","attempt":1},"log_directory":%q,"annotations":{%s},"linux":{%s}}`,
+			name, name, filepath.Join(e.dir, "logs"), annotations, extra))
 	}
+	pod := func(name, extra string) string { return podWith(name, "", extra) }
 	ctr := func(name, cmd, extra string) string {
 		return e.write(name+"-ctr.json", fmt.Sprintf(`{"metadata":{"name":%q},"image":{"image":"docker.io/runh-e2e/busybox:latest"},"command":["sh","-c",%q],"log_path":"%s.log","linux":{}%s}`,
 			name, cmd, name, extra))
@@ -422,6 +428,31 @@ func testCRI(t *testing.T, e *containerdEnv) {
 		_, stderr, code = e.crictl("start", c2)
 		if code == 0 || !strings.Contains(stderr, `runh: denied by profile \"restricted\"`) || !strings.Contains(stderr, "bind mount of host path / is not allowed (rule host-mounts)") {
 			t.Errorf("hostPath /: exit %d, stderr %q", code, stderr)
+		}
+		t.Logf("crictl on containerd %s shows: %s", e.name, strings.TrimSpace(stderr))
+	})
+
+	t.Run("handler runh-edge with pod annotations that only tighten", func(t *testing.T) {
+		p := podWith("edgepod", `"runh.io/memory":"32Mi"`, "")
+		podID, stderr, code := e.crictl("runp", "--runtime", "runh-edge", p)
+		if code != 0 {
+			t.Fatalf("runp: exit %d: %s", code, stderr)
+		}
+		ctrID, stderr, code := e.crictl("create", podID, ctr("edge1", podProbe, ""), p)
+		if code == 0 {
+			_, stderr, code = e.crictl("start", ctrID)
+		}
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		want := "65534\nCapEff:\t0000000000000000\nNoNewPrivs:\t1\nSeccomp:\t2\nROOT-RO\n128\n33554432\n1\nDONE"
+		if got := logOf("edge1"); got != want {
+			t.Fatalf("container output %q, want %q", got, want)
+		}
+		// A higher limit is refused, and crictl shows the annotation.
+		_, stderr, code = e.crictl("runp", "--runtime", "runh-edge", podWith("bigpod", `"runh.io/memory":"4Gi"`, ""))
+		if code == 0 || !strings.Contains(stderr, "annotations.runh.io/memory") || !strings.Contains(stderr, `runh: denied by profile \"edge\"`) {
+			t.Fatalf("runh.io/memory 4Gi: exit %d, stderr %q", code, stderr)
 		}
 		t.Logf("crictl on containerd %s shows: %s", e.name, strings.TrimSpace(stderr))
 	})

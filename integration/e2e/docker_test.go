@@ -62,6 +62,11 @@ func startDockerd(t testing.TB) *dockerd {
 	if code != 0 || !strings.Contains(out, `registered runtime "runh"`) || !strings.Contains(out, "kill -HUP") {
 		t.Fatalf("runh install docker: exit %d\n%s%s", code, out, stderr)
 	}
+	// And the edge profile as its own runtime, runh-edge.
+	out, stderr, code = runBounded(nil, runhBin, "install", "docker", "--profile", "edge", "--config", cfgPath, "--path", runhBin)
+	if code != 0 || !strings.Contains(out, `registered runtime "runh-edge"`) {
+		t.Fatalf("runh install docker --profile edge: exit %d\n%s%s", code, out, stderr)
+	}
 	logf, _ := os.Create(filepath.Join(dir, "dockerd.log"))
 	d.cmd = exec.Command("dockerd", "--config-file", cfgPath,
 		"--data-root", filepath.Join(dir, "data"), "--exec-root", filepath.Join(dir, "exec"),
@@ -115,6 +120,29 @@ func TestDocker(t *testing.T) {
 		if code != 0 || out != want {
 			t.Fatalf("exit %d\nstdout %q\nwant   %q\nstderr %s", code, out, want, stderr)
 		}
+	})
+
+	t.Run("runtime runh-edge runs the edge profile; annotations only tighten", func(t *testing.T) {
+		out, stderr, code := d.docker("run", "--rm", "--runtime", "runh-edge", img, "sh", "-c", probe)
+		want := "65534\nCapEff:\t0000000000000000\nNoNewPrivs:\t1\nSeccomp:\t2\nROOT-RO\n128\n67108864\n"
+		if code != 0 || out != want {
+			t.Fatalf("exit %d\nstdout %q\nwant   %q\nstderr %s", code, out, want, stderr)
+		}
+		// docker run --annotation needs API 1.43 (Docker 24); Debian 12's
+		// dockerd 20.10 has 1.41. The CRI test covers annotations there.
+		if api, _, _ := d.docker("version", "-f", "{{.Server.APIVersion}}"); strings.TrimSpace(api) < "1.43" {
+			t.Logf("dockerd API %s has no --annotation: only the runh-edge runtime is tested here", strings.TrimSpace(api))
+			return
+		}
+		out, stderr, code = d.docker("run", "--rm", "--runtime", "runh-edge", "--annotation", "runh.io/memory=32Mi", img, "sh", "-c", probe)
+		if want := strings.Replace(want, "67108864", "33554432", 1); code != 0 || out != want {
+			t.Fatalf("runh.io/memory=32Mi: exit %d\nstdout %q\nwant   %q\nstderr %s", code, out, want, stderr)
+		}
+		_, stderr, code = d.docker("run", "--rm", "--runtime", "runh-edge", "--annotation", "runh.io/memory=4Gi", img, "true")
+		if code == 0 || !strings.Contains(stderr, `runh: denied by profile "edge": annotations.runh.io/memory`) {
+			t.Fatalf("runh.io/memory=4Gi: exit %d stderr %q", code, stderr)
+		}
+		t.Logf("docker shows: %s", strings.TrimSpace(stderr))
 	})
 
 	t.Run("too much is refused and docker shows why", func(t *testing.T) {

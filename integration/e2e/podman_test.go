@@ -63,6 +63,18 @@ tmp_dir = %q
 	if want := "65534\nCapEff:\t0000000000000000\nNoNewPrivs:\t1\nSeccomp:\t2\nROOT-RO\n2048\n268435456\n"; code != 0 || !strings.HasPrefix(out, want) {
 		t.Fatalf("run: exit %d stdout %q stderr %s", code, out, stderr)
 	}
+	// The edge profile as runtime runh-edge, with annotations that only
+	// tighten: Podman passes --annotation into config.json.
+	if out, stderr, code := runBounded(nil, runhBin, "install", "podman", "--profile", "edge", "--config", filepath.Join(dir, "containers.conf"), "--path", runhBin); code != 0 || !strings.Contains(out, `registered runtime "runh-edge"`) {
+		t.Fatalf("runh install podman --profile edge: exit %d\n%s%s", code, out, stderr)
+	}
+	out, stderr, code = podman("run", "--rm", "--runtime", "runh-edge", "--pids-limit", "0", "--annotation", "runh.io/memory=32Mi", img, "sh", "-c", "cat /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/memory/memory.limit_in_bytes")
+	if code != 0 || out != "128\n33554432\n" {
+		t.Fatalf("runh-edge with runh.io/memory=32Mi: exit %d stdout %q stderr %s", code, out, stderr)
+	}
+	if _, stderr, code := podman("run", "--rm", "--runtime", "runh-edge", "--annotation", "runh.io/memory=4Gi", img, "true"); code == 0 || !strings.Contains(stderr, "annotations.runh.io/memory") {
+		t.Fatalf("runh.io/memory=4Gi: exit %d stderr %q", code, stderr)
+	}
 	for _, tc := range []struct {
 		args []string
 		want string
