@@ -103,16 +103,19 @@ func fatal(err error) {
 // variant is one bundle, run with one runtime.
 type variant struct {
 	name, runtime, bundle, what string
+	// globals go before the command (runh's --runh-config).
+	globals []string
 }
 
 func variants(w string, bin func(string) string) []variant {
 	return []variant{
-		{"runc-plain", bin("runc"), w + "/plain", "runc, no hardening at all (the floor)"},
-		{"runc-docker", bin("runc"), w + "/docker", "runc, Docker's default profile (x86_64, x86, x32)"},
-		{"runc-docker-native", bin("runc"), w + "/docker-native", "runc, Docker's default profile, native arch only"},
-		{"runc-runh-json", bin("runc"), w + "/runh-json", "runc, runh's profile passed as JSON (runc compiles it)"},
-		{"runh-run", bin("runh"), w + "/runh", "runh run, restricted (precompiled filter)"},
-		{"runc-hardened", bin("runc"), w + "/hardened", "runc on the config.json runh wrote (the spec's own cost, without runh's process)"},
+		{"runc-plain", bin("runc"), w + "/plain", "runc, no hardening at all (the floor)", nil},
+		{"runc-docker", bin("runc"), w + "/docker", "runc, Docker's default profile (x86_64, x86, x32)", nil},
+		{"runc-docker-native", bin("runc"), w + "/docker-native", "runc, Docker's default profile, native arch only", nil},
+		{"runc-runh-json", bin("runc"), w + "/runh-json", "runc, runh's profile passed as JSON (runc compiles it)", nil},
+		{"runh-run", bin("runh"), w + "/runh", "runh run, restricted (precompiled filter; the default audit log)", nil},
+		{"runh-run-metrics", bin("runh"), w + "/runh", "runh run, restricted, with an operator config that also sets metrics_dir", []string{"--runh-config", w + "/" + metricsConfig}},
+		{"runc-hardened", bin("runc"), w + "/hardened", "runc on the config.json runh wrote (the spec's own cost, without runh's process)", nil},
 	}
 }
 
@@ -163,10 +166,25 @@ func prepare(w string, bin func(string) string) error {
 			return err
 		}
 	}
+	// The operator config of runh-run-metrics: the audit log and runh.prom
+	// in the work directory.
+	aw, err := filepath.Abs(w)
+	if err != nil {
+		return err
+	}
+	os.MkdirAll(aw+"/metrics", 0o755)
+	cfg := fmt.Sprintf("audit_log = %q\nmetrics_dir = %q\n", aw+"/audit/audit.jsonl", aw+"/metrics")
+	if err := os.WriteFile(w+"/"+metricsConfig, []byte(cfg), 0o644); err != nil {
+		return err
+	}
 	// runh rewrites its bundle's config.json; every runh call gets this
 	// client config afresh, as from an engine.
 	return copyFile(w+"/runh/config.json", w+"/"+clientConfig)
 }
+
+// metricsConfig is runh-run-metrics' operator config.
+const metricsConfig = "runh-metrics.toml"
+
 
 // clientConfig is the runh bundle's config.json as the client wrote it.
 const clientConfig = "runh-client.json"
@@ -281,7 +299,7 @@ func runMode(m, w string, bin func(string) string) error {
 					return err
 				}
 			}
-			d, err := run(v.runtime, "run", "--bundle", v.bundle, fmt.Sprintf("%s-%d", v.name, i))
+			d, err := run(v.runtime, append(append([]string{}, v.globals...), "run", "--bundle", v.bundle, fmt.Sprintf("%s-%d", v.name, i))...)
 			if err == nil && i > 0 { // round 0 warms caches (and runh's filter cache)
 				record(v.name, d)
 			}
