@@ -15,7 +15,8 @@ import (
 const helpDescription = `runh is a drop-in for runc that hardens every container. Register it where
 an engine calls runc (Docker "runtimes", containerd BinaryName, Podman
 --runtime). It reads the bundle's config.json (and every exec process),
-hardens it to the "restricted" profile (runh profile show), checks the
+hardens it to a profile (runh profile list; "restricted" unless the
+operator config or the name runh is called by says otherwise), checks the
 result and hands runc a private copy in /run/runh/bundles: the client's
 bundle is never written. After "create" it verifies what the kernel
 applied; runh-init checks the workload's identity and proves runh's seccomp
@@ -27,7 +28,12 @@ json), where engines read the error they show; without --log, warnings go
 to /run/runh/runh.log.
 
 runc's global flags (--root --log --log-format --debug --systemd-cgroup
---rootless --criu) are accepted exactly as runc takes them.
+--rootless --criu) are accepted exactly as runc takes them. runh's own
+global flags, removed before runc sees argv:
+   --runh-profile NAME   the profile (else: called as runh-NAME, a
+                         symlink; else default_profile; else restricted)
+   --runh-config PATH    the operator config (default /etc/runh/config.toml;
+                         runh config show documents every key)
 
 How runh treats runc's commands:
    create, run, exec   hardened (see "runh profile show")
@@ -37,7 +43,8 @@ How runh treats runc's commands:
                        passed to runc unchanged
 Any other command is refused.
 
-The real runc is "runc" next to runh's own binary, else in /usr/local/sbin,
+The real runc is the operator config's runc key, else "runc" next to runh's
+own binary, else in /usr/local/sbin,
 /usr/local/bin, /usr/sbin, /usr/bin, /sbin or /bin (never runh itself, and
 never chosen by the environment).
 
@@ -46,6 +53,8 @@ Examples:
    runh install containerd
    # what would runh change or refuse in this bundle?
    runh check --bundle /path/to/bundle
+   # the edge profile as its own handler (RuntimeClass runh-edge)
+   runh install containerd --profile edge
    # run a hardened container, as with runc
    runh run -b /path/to/bundle mycontainer`
 
