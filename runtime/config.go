@@ -117,6 +117,11 @@ func writeParams(w io.Writer, indent string, params profiles.Params) {
 }
 
 func tomlValue(v any) string {
+	// Double quotes, as the C front reads runc's line (go-toml writes
+	// literal 'strings'); %q of printable ASCII is a TOML basic string.
+	if str, ok := v.(string); ok && strings.IndexFunc(str, func(r rune) bool { return r < ' ' || r > '~' }) < 0 {
+		return fmt.Sprintf("%q", str)
+	}
 	b, err := toml.Marshal(map[string]any{"v": v})
 	if err != nil {
 		return fmt.Sprintf("%q", fmt.Sprint(v))

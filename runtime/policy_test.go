@@ -201,7 +201,7 @@ func TestConfigShowRoundTrips(t *testing.T) {
 	f := newFake(t)
 	f.setConfig(`default_profile = "edge"`, "[profiles.edge]\npids_max = 300\n")
 	out, stderr, code := f.run(nil, "config", "show")
-	if code != 0 || !strings.Contains(out, `default_profile = 'edge'`) || !strings.Contains(out, "pids_max = 300") {
+	if code != 0 || !strings.Contains(out, `default_profile = "edge"`) || !strings.Contains(out, "pids_max = 300") {
 		t.Fatalf("code %d stderr %q\n%s", code, stderr, out)
 	}
 	// The output is itself a config that loads to the same profiles.
