@@ -284,10 +284,43 @@ func removeMountPoint(point string) error {
 	if err == unix.ENOTDIR {
 		err = unix.Unlink(point)
 	}
+	if err == unix.ENOTEMPTY {
+		// runc made mount points in it (a rootfs pin already detached):
+		// empty directories on runh's own tmpfs, nothing else, go too.
+		var st unix.Stat_t
+		if err = unix.Lstat(filepath.Dir(point), &st); err == nil {
+			err = removeEmptyDirs(point, st.Dev)
+		}
+	}
 	if err != nil && err != unix.ENOENT {
 		return fmt.Errorf("remove %s: %w", point, err)
 	}
 	return nil
+}
+
+// removeEmptyDirs removes dir if it holds only directories, all on device
+// dev (so none is a mount point) and empty in the same sense. Anything else
+// (a file, a mount) leaves it, with ENOTEMPTY: runh never deletes what it
+// cannot tell is its own.
+func removeEmptyDirs(dir string, dev uint64) error {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		p := filepath.Join(dir, e.Name())
+		var st unix.Stat_t
+		if err := unix.Lstat(p, &st); err != nil {
+			return err
+		}
+		if st.Mode&unix.S_IFMT != unix.S_IFDIR || st.Dev != dev {
+			return unix.ENOTEMPTY
+		}
+		if err := removeEmptyDirs(p, dev); err != nil {
+			return err
+		}
+	}
+	return unix.Rmdir(dir)
 }
 
 // PrivateBundles is where runh keeps the bundles it hands runc, below its

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	mseccomp "github.com/moby/profiles/seccomp"
+	"golang.org/x/sys/unix"
 
 	"github.com/runh-dev/runh/seccomp"
 
@@ -893,5 +894,33 @@ func TestRuleHooksPinsThePath(t *testing.T) {
 	}
 	if got := s.Hooks.Poststop[0].Path; got != "/usr/bin/dockerd" {
 		t.Fatalf("hook path %q, want the allowlisted /usr/bin/dockerd", got)
+	}
+}
+
+// TestRemoveEmptyDirs: a detached rootfs pin in which runc made mount
+// points goes; one holding a file stays.
+func TestRemoveEmptyDirs(t *testing.T) {
+	dir := t.TempDir()
+	var st unix.Stat_t
+	if err := unix.Lstat(dir, &st); err != nil {
+		t.Fatal(err)
+	}
+	empty := filepath.Join(dir, "rootfs")
+	os.MkdirAll(filepath.Join(empty, "var", "tmp"), 0o755)
+	os.MkdirAll(filepath.Join(empty, "proc"), 0o755)
+	if err := removeEmptyDirs(empty, st.Dev); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(empty); !os.IsNotExist(err) {
+		t.Fatal("the empty tree is still there")
+	}
+	full := filepath.Join(dir, "full")
+	os.MkdirAll(filepath.Join(full, "etc"), 0o755)
+	os.WriteFile(filepath.Join(full, "etc", "passwd"), []byte("x"), 0o644)
+	if err := removeEmptyDirs(full, st.Dev); err != unix.ENOTEMPTY {
+		t.Fatalf("err = %v, want ENOTEMPTY", err)
+	}
+	if _, err := os.Stat(filepath.Join(full, "etc", "passwd")); err != nil {
+		t.Fatal("a file was removed")
 	}
 }

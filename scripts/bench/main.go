@@ -40,6 +40,7 @@ var (
 	modes  = flag.String("modes", "normal,one-cpu,half-cpu", "comma-separated: normal, one-cpu, half-cpu")
 	mode   = flag.String("mode", "", "internal: run one mode in this process")
 	work   = flag.String("work", "_build/bench", "work directory")
+	base   = flag.String("baseline", "", "directory of another build's bin/ (runh, runh-core, runh-init, runc): its runh runs as variant runh-run-baseline, interleaved with this one")
 )
 
 const cgroupName = "runh-bench"
@@ -70,7 +71,7 @@ func main() {
 	fmt.Fprintf(&report, "runh bench, %s, %s, %d CPUs (%s), kernel %s, %d rounds per mode\n\n",
 		time.Now().UTC().Format("2006-01-02"), host, goruntime.NumCPU(), cpu, kernel(), *rounds)
 	for _, m := range strings.Split(*modes, ",") {
-		args := []string{"-mode", m, "-rounds", strconv.Itoa(*rounds), "-work", w}
+		args := []string{"-mode", m, "-rounds", strconv.Itoa(*rounds), "-work", w, "-baseline", *base}
 		self, _ := os.Executable()
 		var cmd *exec.Cmd
 		if m == "one-cpu" {
@@ -108,7 +109,7 @@ type variant struct {
 }
 
 func variants(w string, bin func(string) string) []variant {
-	return []variant{
+	vs := []variant{
 		{"runc-plain", bin("runc"), w + "/plain", "runc, no hardening at all (the floor)", nil},
 		{"runc-docker", bin("runc"), w + "/docker", "runc, Docker's default profile (x86_64, x86, x32)", nil},
 		{"runc-docker-native", bin("runc"), w + "/docker-native", "runc, Docker's default profile, native arch only", nil},
@@ -117,6 +118,10 @@ func variants(w string, bin func(string) string) []variant {
 		{"runh-run-metrics", bin("runh"), w + "/runh", "runh run, restricted, with an operator config that also sets metrics_dir", []string{"--runh-config", w + "/" + metricsConfig}},
 		{"runc-hardened", bin("runc"), w + "/hardened", "runc on the config.json runh wrote (the spec's own cost, without runh's process)", nil},
 	}
+	if *base != "" {
+		vs = append(vs, variant{"runh-run-baseline", filepath.Join(*base, "runh"), w + "/runh", "runh run, restricted, the -baseline build", nil})
+	}
+	return vs
 }
 
 // prepare builds the rootfs and one bundle per variant.
@@ -294,7 +299,7 @@ func runMode(m, w string, bin func(string) string) error {
 	var jobs []job
 	for _, v := range vs {
 		jobs = append(jobs, job{v.name, func(i int) error {
-			if v.runtime == bin("runh") {
+			if filepath.Base(v.runtime) == "runh" {
 				if err := fresh(); err != nil {
 					return err
 				}
