@@ -83,7 +83,7 @@ func Defaults() *Config {
 // names the file and the key.
 func LoadConfig(path string) (*Config, error) {
 	c := Defaults()
-	data, err := readOwned(path)
+	data, err := readOwnedIn(path)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 	case err != nil:
@@ -155,6 +155,13 @@ func (c *Config) validate() error {
 		// The C front reads this key with a one-line scan (runtime/front):
 		// keep it to what both readers agree on.
 		return fmt.Errorf("runc: %q must be a plain path (letters, digits, / . _ + -)", c.Runc)
+	}
+	for _, p := range []struct{ key, v string }{{"audit_log", filepath.Dir(c.AuditLog)}, {"metrics_dir", c.MetricsDir}, {"profiles_dir", c.ProfilesDir}, {"runc", c.Runc}} {
+		if p.v != "" && p.v != "." {
+			if err := RootOnlyPath(p.v); err != nil {
+				return fmt.Errorf("%s: %w", p.key, err)
+			}
+		}
 	}
 	if c.AuditLogMaxBytes < 4096 {
 		return fmt.Errorf("audit_log_max_bytes: %d is below 4096", c.AuditLogMaxBytes)
@@ -239,7 +246,7 @@ func (c *Config) resolveProfiles() error {
 			if _, builtin := registry[name]; builtin {
 				return fmt.Errorf("%s: %q is a built-in profile: set its parameters in [profiles.%s] of the config", path, name, name)
 			}
-			data, err := readOwned(path)
+			data, err := readOwnedIn(path)
 			if err != nil {
 				return err
 			}
@@ -343,6 +350,19 @@ func (c *Config) ProfileNames() []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+// readOwnedIn is readOwned of a file whose directory is root's alone too
+// (RootOnlyPath): else whoever can write the directory renames another
+// root-owned file into its place.
+func readOwnedIn(path string) ([]byte, error) {
+	if err := RootOnlyPath(filepath.Dir(path)); err != nil {
+		if _, serr := os.Lstat(path); errors.Is(serr, os.ErrNotExist) {
+			return nil, serr
+		}
+		return nil, fmt.Errorf("%w: %s: %w", ErrBadConfig, path, err)
+	}
+	return readOwned(path)
 }
 
 // readOwned reads an operator file that must be root's alone, as sudo

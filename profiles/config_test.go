@@ -112,6 +112,10 @@ func TestLoadConfigRefuses(t *testing.T) {
 		{"bind source holding a sensitive tree", "", map[string]string{"data.toml": "extends = \"restricted\"\nbind_sources = [\"/var\"]"}, []string{"bind_sources", "/var"}},
 		{"host sysctl", "[profiles.edge]\nsysctls = [\"kernel.core_pattern\"]", nil, []string{"sysctls", "kernel.core_pattern"}},
 		{"dangerous capability", "[profiles.edge]\ncapabilities = [\"CAP_SYS_ADMIN\"]", nil, []string{"capabilities", "CAP_SYS_ADMIN"}},
+		{"CAP_KILL", "[profiles.edge]\ncapabilities = [\"CAP_KILL\"]", nil, []string{"capabilities", "CAP_KILL"}},
+		{"pids far above any need", "[profiles.edge]\npids_max = 4194304", nil, []string{"pids_max", "65536"}},
+		{"profiles_dir writable by others", "profiles_dir = \"/tmp\"", nil, []string{"profiles_dir", "/tmp"}},
+		{"bind source in a sticky dir", "", map[string]string{"data.toml": "extends = \"restricted\"\nbind_sources = [\"/tmp/runh-no-such-dir\"]"}, []string{"bind_sources", "anyone may create it"}},
 		{"no extends", "", map[string]string{"data.toml": "uid = 1000"}, []string{"data.toml", "extends: required"}},
 		{"extends compat", "", map[string]string{"data.toml": "extends = \"compat\""}, []string{"data.toml", "compat"}},
 		{"cycle", "", map[string]string{"a.toml": "extends = \"b\"", "b.toml": "extends = \"a\""}, []string{"cycle"}},
@@ -212,6 +216,12 @@ func TestCustomSeccompFloor(t *testing.T) {
 		{"mount", `{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["read","mount"],"action":"SCMP_ACT_ALLOW"}]}`, "mount"},
 		{"unshare under a condition", `{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["unshare"],"action":"SCMP_ACT_ALLOW","includes":{"caps":["CAP_SYS_ADMIN"]}}]}`, "unshare"},
 		{"unknown field", `{"defaultAction":"SCMP_ACT_ERRNO","unconfined":true}`, "unknown field"},
+		{"clone with any flags", `{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["read","clone"],"action":"SCMP_ACT_ALLOW"}]}`, "CLONE_NEW"},
+		{"clone with a partial mask", `{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["clone"],"action":"SCMP_ACT_ALLOW","args":[{"index":0,"value":268435456,"valueTwo":0,"op":"SCMP_CMP_MASKED_EQ"}]}]}`, "CLONE_NEW"},
+		{"clone3", `{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["clone3"],"action":"SCMP_ACT_ALLOW"}]}`, "clone3"},
+		{"32-bit ABIs", `{"defaultAction":"SCMP_ACT_ERRNO","architectures":["SCMP_ARCH_X86_64","SCMP_ARCH_X86","SCMP_ARCH_X32"]}`, "architectures"},
+		{"spec allow", `{"defaultAction":"SCMP_ACT_ERRNO","flags":["SECCOMP_FILTER_FLAG_SPEC_ALLOW"]}`, "flags"},
+		{"notify listener", `{"defaultAction":"SCMP_ACT_ERRNO","listenerPath":"/run/agent.sock"}`, "listenerPath"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sc := filepath.Join(t.TempDir(), "p.json")

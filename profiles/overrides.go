@@ -31,6 +31,17 @@ const (
 // order they are applied.
 var Overrides = []string{AnnotationProfileOverride, AnnotationMemory, AnnotationPids, AnnotationSeccompDeny, AnnotationReadonlyPaths, AnnotationMaskedPaths}
 
+// maxOverride bounds an override's value: errors quote it, and they reach
+// the engine, runc's log and the audit log.
+const maxOverride = 1024
+
+func clip(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "..."
+	}
+	return s
+}
+
 // overrideDenial names the annotation that cannot be honoured.
 func overrideDenial(base *Profile, key, format string, args ...any) *sandbox.Denial {
 	return &sandbox.Denial{
@@ -48,10 +59,14 @@ func overrideDenial(base *Profile, key, format string, args ...any) *sandbox.Den
 // that loosens anything is refused even if a case above missed it.
 func (c *Config) ApplyOverrides(base *Profile, annotations map[string]string) (*Profile, error) {
 	var keys []string
-	for k := range annotations {
-		if strings.HasPrefix(k, AnnotationPrefix) {
+	for k, v := range annotations {
+		// Any case: RUNH.IO/memory is a typo to refuse, not to ignore.
+		if strings.HasPrefix(strings.ToLower(k), AnnotationPrefix) {
 			if !slices.Contains(Overrides, k) {
-				return nil, overrideDenial(base, k, "unknown override (known: %s)", strings.Join(Overrides, ", "))
+				return nil, overrideDenial(base, clip(k), "unknown override (known: %s)", strings.Join(Overrides, ", "))
+			}
+			if len(v) > maxOverride {
+				return nil, overrideDenial(base, k, "value of %d bytes is longer than %d", len(v), maxOverride)
 			}
 			keys = append(keys, k)
 		}

@@ -56,6 +56,8 @@ func TestApplyOverrides(t *testing.T) {
 		{"relative path", map[string]string{AnnotationMaskedPaths: "proc/cpuinfo"}, nil, AnnotationMaskedPaths},
 		{"dot-dot path", map[string]string{AnnotationReadonlyPaths: "/etc/../proc"}, nil, AnnotationReadonlyPaths},
 		{"unknown key", map[string]string{"runh.io/privileged": "true"}, nil, "runh.io/privileged"},
+		{"upper case", map[string]string{"RUNH.IO/memory": "1Gi"}, nil, "RUNH.IO/memory"},
+		{"huge value", map[string]string{AnnotationMemory: strings.Repeat("9", 1<<20) + "Mi"}, nil, AnnotationMemory},
 		{"profile then memory", map[string]string{AnnotationProfileOverride: "tiny", AnnotationMemory: "64Mi"}, nil, AnnotationMemory},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

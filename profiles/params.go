@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	goruntime "runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,9 +22,10 @@ var ErrBadProfile = errors.New("invalid profile")
 
 // SafeCapabilities are the only capabilities a profile may grant, and only
 // to a client that asks for them: each is harmless to a non-root process in
-// its own namespaces (binding a port below 1024 in its own network
-// namespace; signalling processes of its own private pid namespace).
-var SafeCapabilities = []string{"CAP_NET_BIND_SERVICE", "CAP_KILL"}
+// its own namespaces: binding a port below 1024 in its own network
+// namespace. (Not CAP_KILL: in a pod that shares its pid namespace it
+// would reach the other containers' processes.)
+var SafeCapabilities = []string{"CAP_NET_BIND_SERVICE"}
 
 // Params are the parameters a profile may choose inside the floor. Every
 // field is optional: unset keeps the value of the profile it extends. The
@@ -44,6 +46,10 @@ type Params struct {
 	MaskedPaths   []string `toml:"masked_paths,omitempty"`
 	ReadonlyPaths []string `toml:"readonly_paths,omitempty"`
 }
+
+// maxPids bounds pids_default and pids_max (the kernel's default pid_max
+// is 32768 on small machines).
+const maxPids = 65536
 
 // badKey names the key of a profile's parameters that is wrong.
 func badKey(profile, key, format string, args ...any) error {
@@ -84,6 +90,14 @@ func (params *Params) apply(p *Profile, seccompDir string) error {
 			return badKey(name, "memory_max", "%v", err)
 		}
 	}
+	for _, v := range []struct {
+		key string
+		n   *int64
+	}{{"pids_default", params.PidsDefault}, {"pids_max", params.PidsMax}} {
+		if v.n != nil && *v.n > maxPids {
+			return badKey(name, v.key, "%d is above %d, more processes than any container on a node needs", *v.n, maxPids)
+		}
+	}
 	if params.PidsDefault != nil {
 		if *params.PidsDefault <= 0 {
 			return badKey(name, "pids_default", "%d is not a finite limit (must be > 0)", *params.PidsDefault)
@@ -117,6 +131,11 @@ func (params *Params) apply(p *Profile, seccompDir string) error {
 			}
 			if what := sandbox.SensitiveHostPath(d); what != "" {
 				return badKey(name, "bind_sources", "%s is a sensitive %s (or holds one): it can never be mounted into a container", d, what)
+			}
+			// Judged by path on every create: nobody but root may be able
+			// to turn it into a symlink to somewhere else.
+			if err := RootOnlyPath(d); err != nil {
+				return badKey(name, "bind_sources", "%v", err)
 			}
 		}
 		pol.BindSources = slices.Clone(params.BindSources)
@@ -202,7 +221,7 @@ func containerPath(p string) error {
 // loadSeccomp reads a Docker/Kubernetes JSON profile and checks it against
 // the floor.
 func loadSeccomp(path string) (*mseccomp.Seccomp, error) {
-	data, err := readOwned(path)
+	data, err := readOwnedIn(path)
 	if err != nil {
 		return nil, err
 	}
@@ -212,7 +231,7 @@ func loadSeccomp(path string) (*mseccomp.Seccomp, error) {
 	if err := dec.Decode(&p); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	if err := seccomp.CheckFloor(&p); err != nil {
+	if err := seccomp.CheckFloor(&p, goruntime.GOARCH); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return &p, nil

@@ -26,11 +26,11 @@ type decision struct {
 // auditMode reports whether this call only reports: the operator's audit
 // mode, or the compat profile.
 func (c *call) auditMode() bool {
-	return c.profile.ReportOnly || c.cfg != nil && c.cfg.Mode == profiles.Audit
+	return !c.enforced && (c.profile.ReportOnly || c.cfg != nil && c.cfg.Mode == profiles.Audit)
 }
 
 func (c *call) mode() string {
-	if c.cfg == nil {
+	if c.cfg == nil || c.enforced {
 		return string(profiles.Enforce)
 	}
 	return string(c.cfg.Mode)

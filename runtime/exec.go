@@ -59,10 +59,8 @@ func (c *call) exec() int {
 		}
 		return c.refuse(err)
 	}
-	if !c.auditMode() {
-		if d.annotations, err = c.requireRunhContainer(id); err != nil {
-			return refuse(err)
-		}
+	if d.annotations, err = c.requireRunhContainer(id); err != nil && !(isNotOurs(err) && c.auditMode()) {
+		return refuse(err)
 	}
 	var p *specs.Process
 	if path := a.last("process"); path != "" {
@@ -133,10 +131,15 @@ var errNoContainer = errors.New("does not exist")
 // and no hardened config, and an exec'd process would inherit nothing of
 // the floor (runh issue 13). runh's mark is its private bundle: runc's
 // state (in a root-only --root) must name a bundle in runh's root-only
-// tmpfs for this root and id, whose config carries runh's annotation with
-// this call's profile, tightened by its runh.io/ annotations, as create
-// made it. c.profile becomes that profile. It returns the container's
-// annotations.
+// tmpfs for this root and id, whose config carries runh's annotation.
+//
+// The container's own profile then governs the call, whatever handler it
+// comes through and whatever the config's mode: the profile it was created
+// with (the annotation), tightened again by its runh.io/ annotations. An
+// exec or update can never get more than its container has, and audit
+// mode, which is for new containers, never loosens one that runh hardened
+// (its exec would otherwise miss runh-init and its seccomp filter).
+// c.profile becomes that profile. It returns the container's annotations.
 func (c *call) requireRunhContainer(id string) (map[string]string, error) {
 	if !validID(id) {
 		return nil, fmt.Errorf("%w: invalid container id %q", ErrUsage, id)
@@ -177,13 +180,25 @@ func (c *call) requireRunhContainer(id string) (map[string]string, error) {
 	if err != nil {
 		return nil, notOurs(err.Error())
 	}
+	recorded, ok := s.Annotations[AnnotationProfile]
+	if !ok {
+		return nil, notOurs("its config has no " + AnnotationProfile)
+	}
+	prof, err := c.cfg.Profile(recorded)
+	if err != nil {
+		return s.Annotations, fmt.Errorf("container %s was created with profile %q: %w", id, recorded, err)
+	}
+	c.profile, c.enforced = prof, true
 	if err := c.applyOverrides(s.Annotations); err != nil {
 		return s.Annotations, err
 	}
-	if got := s.Annotations[AnnotationProfile]; got != c.profile.Name {
-		return s.Annotations, notOurs(fmt.Sprintf("its profile is %q, not %q", got, c.profile.Name))
-	}
 	return s.Annotations, nil
+}
+
+// isNotOurs reports whether err says the container is not runh's.
+func isNotOurs(err error) bool {
+	var d *sandbox.Denial
+	return errors.As(err, &d) && d.Rule == "exec-runh-only"
 }
 
 // profileDenial names this call's profile in a denial.

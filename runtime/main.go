@@ -109,6 +109,9 @@ type call struct {
 	// the container's (the handler's, tightened by runh.io/ annotations).
 	profile *profiles.Profile
 	cfg     *profiles.Config
+	// enforced: the call is on a container runh created, which its own
+	// profile governs in any mode (requireRunhContainer).
+	enforced bool
 }
 
 func validateGlobals(g Globals) error {

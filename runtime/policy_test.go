@@ -248,3 +248,29 @@ func TestInstallProfile(t *testing.T) {
 		}
 	}
 }
+
+// TestAuditModeStillEnforcesRunhContainers: audit mode is for new
+// containers; an exec into one runh created is hardened by its own
+// profile (without runh-init it would run with no seccomp filter).
+func TestAuditModeStillEnforcesRunhContainers(t *testing.T) {
+	f := newFake(t)
+	f.setConfig(`mode = "audit"`)
+	p := specs.Process{User: specs.User{UID: 0}, Args: []string{"sh"}, Cwd: "/",
+		Capabilities: &specs.LinuxCapabilities{Bounding: []string{"CAP_SYS_ADMIN"}, Effective: []string{"CAP_SYS_ADMIN"}}}
+	data, _ := json.Marshal(p)
+	pf := filepath.Join(f.bundle, "process.json")
+	os.WriteFile(pf, data, 0o600)
+	root := f.fakeRunhContainer("ctr")
+	_, stderr, code := f.run(nil, "--root", root, "exec", "--process", pf, "ctr")
+	if code != 0 || !strings.Contains(f.argv(), "--process\n/proc/self/fd/") {
+		t.Fatalf("code %d stderr %q argv %q", code, stderr, f.argv())
+	}
+	got, _ := os.ReadFile(filepath.Join(f.dir, "process.json"))
+	var hp specs.Process
+	if err := json.Unmarshal(got, &hp); err != nil || hp.User.UID != 65534 || len(hp.Capabilities.Effective) != 0 {
+		t.Fatalf("exec process not hardened in audit mode: %s", got)
+	}
+	if recs := f.auditRecords(); len(recs) != 1 || recs[0]["mode"] != "enforce" || recs[0]["op"] != "exec" {
+		t.Fatalf("audit %v", recs)
+	}
+}

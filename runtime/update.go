@@ -41,19 +41,16 @@ func (c *call) update() int {
 	}
 	id := a.positional[0]
 	d := &decision{op: "update", id: id}
-	if !c.auditMode() {
-		// A container runh created is judged by its own profile (a
-		// runh.io/memory annotation lowered its maximum); others by the
-		// handler's.
-		ann, err := c.requireRunhContainer(id)
-		var den *sandbox.Denial
-		if err != nil && !errors.Is(err, errNoContainer) && !(errors.As(err, &den) && den.Rule == "exec-runh-only") {
-			d.err = err
-			c.record(d)
-			return c.refuse(err)
-		}
-		d.annotations = ann
+	// A container runh created is judged by its own profile (a
+	// runh.io/memory annotation lowered its maximum), in any mode; others
+	// by the handler's.
+	ann, err := c.requireRunhContainer(id)
+	if err != nil && !errors.Is(err, errNoContainer) && !isNotOurs(err) {
+		d.err = err
+		c.record(d)
+		return c.refuse(err)
 	}
+	d.annotations = ann
 	start := time.Now()
 	// The flags are judged even with --resources: runc applies some of
 	// them on top of the file.

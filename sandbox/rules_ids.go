@@ -135,13 +135,14 @@ func HostID(id uint32, maps []specs.LinuxIDMapping) (uint32, bool) {
 }
 
 // MemoryCeiling is the most memory a container may be given: the
-// profile's maximum, or the host's RAM. A limit above it is no limit: a
+// profile's maximum or the host's RAM, whichever is lower. A limit above it is no limit: a
 // 4 EiB limit lets one container take a small node down (runh issue 13).
 func (p *Policy) MemoryCeiling() int64 {
-	if p.MemoryMax > 0 {
+	host := hostMemory()
+	if p.MemoryMax > 0 && (host <= 0 || p.MemoryMax < host) {
 		return p.MemoryMax
 	}
-	return hostMemory()
+	return host
 }
 
 // hostMemory is MemTotal from /proc/meminfo, once per process; 0 if it

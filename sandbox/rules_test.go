@@ -634,6 +634,11 @@ func TestMemoryCeiling(t *testing.T) {
 	if got := *s.Linux.Resources.Memory.Limit; got != p.MemoryCeiling() {
 		t.Fatalf("4 EiB became %d, want the ceiling %d", got, p.MemoryCeiling())
 	}
+	// A profile's maximum above the host's RAM is no maximum either.
+	p.MemoryMax = 1 << 50
+	if c := p.MemoryCeiling(); c != hostMemory() {
+		t.Fatalf("memory_max 1 PiB: ceiling %d, want the host's %d", c, hostMemory())
+	}
 }
 
 func TestRuleSysctls(t *testing.T) {

@@ -27,22 +27,68 @@ var FloorDenied = []string{
 	"userfaultfd", "vhangup",
 }
 
-// CheckFloor refuses a profile that could let a process out: one whose
-// default action allows (or only logs) calls, or that allows a syscall of
-// FloorDenied under any condition.
-func CheckFloor(p *mseccomp.Seccomp) error {
+// allowedFlags are the filter flags a profile may ask for; not
+// SECCOMP_FILTER_FLAG_SPEC_ALLOW, which turns off the kernel's Speculative
+// Store Bypass mitigation for the workload.
+var allowedFlags = []specs.LinuxSeccompFlag{specs.LinuxSeccompFlagLog, specs.LinuxSeccompFlagWaitKillableRecv}
+
+// CheckFloor refuses a profile that could let a process out (runh's
+// default passes it, a test says): one whose default action allows (or
+// only logs) calls; that allows a syscall of FloorDenied, or clone3, under
+// any condition, or clone without refusing every CLONE_NEW* flag (new
+// namespaces, CVE-2022-0185); that names another architecture than this
+// machine's (32-bit ABIs are an operator's choice, SeccompCompat, not a
+// profile's); that asks for a filter flag other than log and
+// wait-killable-recv; or that hands decisions to a notify listener.
+func CheckFloor(p *mseccomp.Seccomp, goarch string) error {
 	if p == nil {
 		return fmt.Errorf("no seccomp profile (unconfined)")
 	}
 	if permissive(p.DefaultAction) {
 		return fmt.Errorf("defaultAction %s lets every syscall through (unconfined): the default must refuse (SCMP_ACT_ERRNO, SCMP_ACT_KILL*, SCMP_ACT_TRAP)", p.DefaultAction)
 	}
-	for name := range AllowedNames(p) {
-		if slices.Contains(FloorDenied, name) {
+	for _, name := range slices.Sorted(func(yield func(string) bool) {
+		for n := range AllowedNames(p) {
+			if !yield(n) {
+				return
+			}
+		}
+	}) {
+		if slices.Contains(FloorDenied, name) || name == "clone3" {
 			return fmt.Errorf("it allows %s, which runh's floor denies in every profile", name)
 		}
 	}
+	for _, sc := range p.Syscalls {
+		if sc != nil && permissive(sc.Action) && (slices.Contains(sc.Names, "clone") || sc.Name == "clone") && !refusesNewNamespaces(sc.Args) {
+			return fmt.Errorf("it allows clone without refusing the CLONE_NEW* flags (want an args rule: index 0, SCMP_CMP_MASKED_EQ, value %#x, valueTwo 0)", cloneNewMask)
+		}
+	}
+	native := nativeArch[goarch]
+	for _, a := range p.Architectures {
+		if a != native {
+			return fmt.Errorf("architectures: %s is not this machine's (%s): a profile may not add other ABIs", a, native)
+		}
+	}
+	for _, f := range p.Flags {
+		if !slices.Contains(allowedFlags, f) {
+			return fmt.Errorf("flags: %s is not allowed (only %v)", f, allowedFlags)
+		}
+	}
+	if p.ListenerPath != "" {
+		return fmt.Errorf("listenerPath: a notify listener would decide what the workload may do")
+	}
 	return nil
+}
+
+// refusesNewNamespaces: the args make clone fail whenever any CLONE_NEW*
+// flag is set (flags & mask == 0, with mask covering them all).
+func refusesNewNamespaces(args []specs.LinuxSeccompArg) bool {
+	for _, a := range args {
+		if a.Index == 0 && a.Op == specs.OpMaskedEqual && a.Value&cloneNewMask == cloneNewMask && a.ValueTwo&cloneNewMask == 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func permissive(a specs.LinuxSeccompAction) bool {

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"runtime"
 	"slices"
 	"testing"
 
@@ -168,7 +169,7 @@ func TestPrecompiledMatchesResolution(t *testing.T) {
 // TestDefaultKeepsTheFloor: runh's own allowlist passes the floor every
 // operator profile must pass.
 func TestDefaultKeepsTheFloor(t *testing.T) {
-	if err := CheckFloor(Default()); err != nil {
+	if err := CheckFloor(Default(), runtime.GOARCH); err != nil {
 		t.Fatal(err)
 	}
 }

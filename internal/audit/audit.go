@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"syscall"
+	"time"
 )
 
 // Outcomes of a decision.
@@ -41,6 +42,39 @@ type Denial struct {
 	Field   string `json:"field"`
 	Rule    string `json:"rule"`
 	Message string `json:"message"`
+}
+
+// LockWait bounds how long a runh waits for another's lock: a decision
+// takes microseconds under it, so a longer wait means a stuck or hostile
+// holder, and runh must not hang an engine's call on it.
+const LockWait = 2 * time.Second
+
+// Flock takes an exclusive lock on f, retrying until wait has passed.
+func Flock(f *os.File, wait time.Duration) error {
+	deadline := time.Now().Add(wait)
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err != syscall.EWOULDBLOCK {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("held by another process for over %v", wait)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// MaxField bounds each string of a record: a bundle's author chooses some
+// of them (an annotation's value in a denial), and must not be able to
+// flush the log's history out through rotation with a few huge records.
+const MaxField = 512
+
+// Clip shortens s to MaxField bytes, marking the cut.
+func Clip(s string) string {
+	if len(s) <= MaxField {
+		return s
+	}
+	return s[:MaxField] + "...(truncated)"
 }
 
 // Record is one decision.
@@ -78,6 +112,7 @@ type Log struct {
 // size check, a rotation and the write are one step and every file stays
 // within MaxBytes unless one line alone is larger.
 func (l Log) Append(rec *Record) error {
+	rec.clip()
 	line, err := json.Marshal(rec)
 	if err != nil {
 		return fmt.Errorf("audit log: %w", err)
@@ -86,17 +121,24 @@ func (l Log) Append(rec *Record) error {
 	if err := os.MkdirAll(filepath.Dir(l.Path), 0o700); err != nil {
 		return fmt.Errorf("audit log: %w", err)
 	}
-	lock, err := os.OpenFile(l.Path+".lock", os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o600)
+	lock, err := os.OpenFile(l.Path+".lock", os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0o600)
 	if err != nil {
 		return fmt.Errorf("audit log: %w", err)
 	}
 	defer lock.Close() // and unlocked
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		return fmt.Errorf("audit log: lock: %w", err)
+	if err := Flock(lock, LockWait); err != nil {
+		return fmt.Errorf("audit log: lock %s: %w", lock.Name(), err)
 	}
 	f, err := l.open()
 	if err != nil {
 		return err
+	}
+	// A line cut short earlier (a full disk) must not swallow this one.
+	if fi, err := f.Stat(); err == nil && fi.Size() > 0 {
+		last := make([]byte, 1)
+		if n, _ := f.ReadAt(last, fi.Size()-1); n == 1 && last[0] != '\n' {
+			line = append([]byte{'\n'}, line...)
+		}
 	}
 	if fi, err := f.Stat(); err == nil && fi.Size() > 0 && fi.Size()+int64(len(line)) > l.MaxBytes {
 		f.Close()
@@ -124,7 +166,7 @@ func (l Log) Append(rec *Record) error {
 // directory is root's, but a planted link must not make runh append to
 // another file).
 func (l Log) open() (*os.File, error) {
-	f, err := os.OpenFile(l.Path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o600)
+	f, err := os.OpenFile(l.Path, os.O_RDWR|os.O_APPEND|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("audit log: %w", err)
 	}
@@ -146,4 +188,35 @@ func (l Log) rotate() error {
 		return fmt.Errorf("audit log: rotate: %w", err)
 	}
 	return nil
+}
+
+// clip bounds every string a client may have chosen, and the number of
+// changes and denials.
+func (r *Record) clip() {
+	const maxItems = 64
+	r.ContainerID, r.Bundle, r.Profile = Clip(r.ContainerID), Clip(r.Bundle), Clip(r.Profile)
+	r.PodNamespace, r.PodName, r.Container = Clip(r.PodNamespace), Clip(r.PodName), Clip(r.Container)
+	if len(r.Changes) > maxItems {
+		r.Changes = r.Changes[:maxItems]
+	}
+	for i := range r.Changes {
+		c := &r.Changes[i]
+		c.Field, c.Rule, c.From, c.To = Clip(c.Field), Clip(c.Rule), Clip(c.From), Clip(c.To)
+	}
+	if len(r.Denials) > maxItems {
+		r.Denials = r.Denials[:maxItems]
+	}
+	for _, d := range append([]*Denial{r.Denial}, ptrs(r.Denials)...) {
+		if d != nil {
+			d.Field, d.Rule, d.Message = Clip(d.Field), Clip(d.Rule), Clip(d.Message)
+		}
+	}
+}
+
+func ptrs(ds []Denial) []*Denial {
+	out := make([]*Denial, len(ds))
+	for i := range ds {
+		out[i] = &ds[i]
+	}
+	return out
 }

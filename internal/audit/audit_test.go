@@ -88,7 +88,7 @@ func TestRotationKeepsN(t *testing.T) {
 	dir := t.TempDir()
 	l := Log{Path: filepath.Join(dir, "audit.jsonl"), MaxBytes: 4096, Keep: 2}
 	pad := strings.Repeat("y", 3000)
-	for range 6 {
+	for range 30 {
 		if err := l.Append(&Record{ContainerID: pad}); err != nil {
 			t.Fatal(err)
 		}
@@ -114,5 +114,38 @@ func TestAppendRefusesSymlink(t *testing.T) {
 	}
 	if data, _ := os.ReadFile(target); string(data) != "keep\n" {
 		t.Fatalf("victim changed: %q", data)
+	}
+}
+
+// TestRecordsAreBounded: a client-chosen value (a 4 MB annotation in a
+// denial) cannot make a huge record and flush the history by rotation.
+func TestRecordsAreBounded(t *testing.T) {
+	l := Log{Path: filepath.Join(t.TempDir(), "audit.jsonl"), MaxBytes: 1 << 20, Keep: 1}
+	huge := strings.Repeat("9", 4<<20)
+	rec := &Record{Op: "create", Denial: &Denial{Field: "annotations.runh.io/memory", Rule: "overrides", Message: huge}}
+	for range 200 {
+		rec.Changes = append(rec.Changes, Change{Field: huge, To: huge})
+	}
+	if err := l.Append(rec); err != nil {
+		t.Fatal(err)
+	}
+	if fi, _ := os.Stat(l.Path); fi.Size() > 128<<10 {
+		t.Fatalf("one record is %d bytes", fi.Size())
+	}
+}
+
+// TestCutLineIsNotJoined: a line cut short (a full disk) does not swallow
+// the next record.
+func TestCutLineIsNotJoined(t *testing.T) {
+	l := Log{Path: filepath.Join(t.TempDir(), "audit.jsonl"), MaxBytes: 1 << 20, Keep: 1}
+	os.WriteFile(l.Path, []byte(`{"op":"cre`), 0o600)
+	if err := l.Append(&Record{Op: "exec"}); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(l.Path)
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	var r Record
+	if len(lines) != 2 || json.Unmarshal([]byte(lines[1]), &r) != nil || r.Op != "exec" {
+		t.Fatalf("log %q", data)
 	}
 }

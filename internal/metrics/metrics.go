@@ -16,6 +16,7 @@
 package metrics
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -24,6 +25,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/runh-dev/runh/internal/audit"
 )
 
 // FileName is the exposition file in the directory.
@@ -56,13 +59,13 @@ type state struct {
 
 // Record adds ev to the counters in dir and rewrites runh.prom.
 func Record(dir string, ev Event) error {
-	lock, err := os.OpenFile(filepath.Join(dir, ".runh-metrics.lock"), os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o600)
+	lock, err := os.OpenFile(filepath.Join(dir, ".runh-metrics.lock"), os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0o600)
 	if err != nil {
 		return fmt.Errorf("metrics: %w", err)
 	}
 	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		return fmt.Errorf("metrics: lock: %w", err)
+	if err := audit.Flock(lock, audit.LockWait); err != nil {
+		return fmt.Errorf("metrics: lock %s: %w", lock.Name(), err)
 	}
 	st := load(filepath.Join(dir, stateName))
 	st.add(ev)
@@ -80,10 +83,15 @@ func Record(dir string, ev Event) error {
 // counters are then reset, which Prometheus's rate() handles as a restart).
 func load(path string) *state {
 	st := &state{}
-	if data, err := os.ReadFile(path); err == nil {
-		if json.Unmarshal(data, st) != nil {
-			st = &state{}
+	// Not through a symlink, and never blocking on a FIFO planted there.
+	if f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0); err == nil {
+		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() && fi.Size() < 1<<20 {
+			var buf bytes.Buffer
+			if _, err := buf.ReadFrom(f); err == nil && json.Unmarshal(buf.Bytes(), st) != nil {
+				st = &state{}
+			}
 		}
+		f.Close()
 	}
 	if st.Decisions == nil {
 		st.Decisions = map[string]float64{}
@@ -101,14 +109,16 @@ func load(path string) *state {
 
 func (st *state) add(ev Event) {
 	st.Decisions[strings.Join([]string{ev.Op, ev.Profile, ev.Mode, ev.Outcome}, "\x00")]++
+	// Label values are rule names; clip them all the same, so that no
+	// value a client chose can grow the file.
 	for _, r := range ev.Changed {
-		st.Changes[r]++
+		st.Changes[audit.Clip(r)]++
 	}
 	for _, r := range ev.Denied {
-		st.Denials[r]++
+		st.Denials[audit.Clip(r)]++
 	}
 	for _, c := range ev.VerifyFailed {
-		st.Verify[c]++
+		st.Verify[audit.Clip(c)]++
 	}
 	for i, le := range Buckets {
 		if ev.HardenSeconds <= le {

@@ -139,8 +139,15 @@ static const char *find_runc(void)
 #else
 	const char *path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 #endif
-	if (*configured)
-		return configured[0] == '/' && usable(configured) ? configured : NULL;
+	if (*configured) {
+		/* root's alone, as runh-core requires (profiles.RootOnlyPath
+		 * also judges its directories): else runh-core says why. */
+		struct stat st;
+		if (configured[0] != '/' || lstat(configured, &st) != 0 || S_ISLNK(st.st_mode) ||
+		    (st.st_uid != 0 && st.st_uid != geteuid()) || (st.st_mode & 022) || !usable(configured))
+			return NULL;
+		return configured;
+	}
 	if (snprintf(buf, sizeof buf, "%s/runc", dir) < (int)sizeof buf && usable(buf))
 		return buf;
 	while (path && *path) {
