@@ -193,7 +193,9 @@ func TestOverrides(t *testing.T) {
 	// A seccomp-deny override: chmod fails inside, as runh's default
 	// allows it.
 	c = harness.NewCtr(t, rootfs, "sh", "-c", "touch /tmp/f && chmod 600 /tmp/f && echo chmod-ok || echo chmod-denied")
-	c.Edit(func(s *specs.Spec) { s.Annotations = map[string]string{"runh.io/seccomp-deny": "chmod,fchmod,fchmodat,fchmodat2"} })
+	c.Edit(func(s *specs.Spec) {
+		s.Annotations = map[string]string{"runh.io/seccomp-deny": "chmod,fchmod,fchmodat,fchmodat2"}
+	})
 	if r := n.runh(c, "runh", "run", "--bundle", c.Bundle, c.ID); r.Code != 0 || !strings.Contains(r.Stdout, "chmod-denied") {
 		t.Fatalf("seccomp-deny: code %d stdout %q stderr %s", r.Code, r.Stdout, r.Stderr)
 	}

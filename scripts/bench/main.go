@@ -190,7 +190,6 @@ func prepare(w string, bin func(string) string) error {
 // metricsConfig is runh-run-metrics' operator config.
 const metricsConfig = "runh-metrics.toml"
 
-
 // clientConfig is the runh bundle's config.json as the client wrote it.
 const clientConfig = "runh-client.json"
 
