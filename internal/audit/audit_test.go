@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 func readLines(t *testing.T, path string) []Record {
@@ -147,5 +148,22 @@ func TestCutLineIsNotJoined(t *testing.T) {
 	var r Record
 	if len(lines) != 2 || json.Unmarshal([]byte(lines[1]), &r) != nil || r.Op != "exec" {
 		t.Fatalf("log %q", data)
+	}
+}
+
+// TestFlockTimesOut: a holder that never lets go fails the call in
+// bounded time instead of hanging the engine.
+func TestFlockTimesOut(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "lock")
+	holder, _ := os.Create(path)
+	defer holder.Close()
+	if err := Flock(holder, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	waiter, _ := os.Open(path)
+	defer waiter.Close()
+	start := time.Now()
+	if err := Flock(waiter, 100*time.Millisecond); err == nil || time.Since(start) > 5*time.Second {
+		t.Fatalf("err %v after %v", err, time.Since(start))
 	}
 }
