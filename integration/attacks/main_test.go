@@ -6,7 +6,6 @@
 package attacks
 
 import (
-	"os"
 	"testing"
 
 	"github.com/runh-dev/runh/integration/harness"
@@ -17,16 +16,7 @@ var (
 	rootfsErr error
 )
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "runh-attacks")
-	if err != nil {
-		panic(err)
-	}
-	rootfs, rootfsErr = harness.Rootfs(dir)
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { harness.Main(m, "runh-attacks", &rootfs, &rootfsErr) }
 
 // newCtr is a container on the shared rootfs, after the prerequisites.
 func newCtr(t *testing.T, args ...string) *harness.Ctr {

@@ -239,3 +239,16 @@ func (c *Ctr) Refused(r Result, before []byte, field, rule string) {
 		c.T.Error("state left behind by a refused create")
 	}
 }
+
+// Main runs a suite's tests with a shared busybox rootfs, built on first
+// use in a temporary directory named after prefix and removed after.
+func Main(m *testing.M, prefix string, rootfs *string, rootfsErr *error) {
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		panic(err)
+	}
+	*rootfs, *rootfsErr = Rootfs(dir)
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}

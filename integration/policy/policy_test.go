@@ -27,16 +27,7 @@ var (
 	rootfsErr error
 )
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "runh-policy")
-	if err != nil {
-		panic(err)
-	}
-	rootfs, rootfsErr = harness.Rootfs(dir)
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { harness.Main(m, "runh-policy", &rootfs, &rootfsErr) }
 
 // node is one operator setup: a config, profiles.d, an audit log and a
 // metrics directory, all in a temporary directory, and runh's handler
