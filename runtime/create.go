@@ -101,12 +101,14 @@ func (c *call) create() int {
 	if err != nil {
 		return refuse(err)
 	}
-	if err := c.record(d); err != nil {
-		return fail(c.log, err)
-	}
 	priv, pins, err := c.privateBundle(id, h)
 	if err != nil {
-		return c.refuse(err)
+		return refuse(err)
+	}
+	if err := c.record(d); err != nil {
+		pins.Release()
+		sandbox.RemovePrivateBundle(priv)
+		return fail(c.log, err)
 	}
 	args := c.runcCreateArgs(a, bundle, priv)
 	if c.inv.Command == "run" {
