@@ -88,25 +88,33 @@ func (c *call) exec() int {
 			return refuse(c.profileDenial(err))
 		}
 	}
+	var asAsked []byte
+	if c.auditMode() {
+		// runc gets the process as the caller asked for it. It goes in a
+		// memfd like a hardened one: --process may be a pipe that runh
+		// has already read (runc exec -p /dev/fd/63).
+		if asAsked, err = specjson.EncodeProcess(p); err != nil {
+			return fail(c.log, err)
+		}
+	}
 	start := time.Now()
 	err = c.harden(env, &specs.Spec{Process: p}, true)
 	d.harden, d.changes = time.Since(start), env.Changes
+	data := asAsked
 	if c.auditMode() {
-		// The caller's exec goes to runc exactly as asked.
 		d.err = err
 		c.record(d)
-		return fail(c.log, execRunc(c.runc, c.inv.RuncArgs()))
-	}
-	if err != nil {
-		return refuse(err)
-	}
-	if err := c.record(d); err != nil {
-		return fail(c.log, err)
-	}
-	c.log.Debugs(changeLines(c.profile.Name, "exec: ", env.Changes))
-	data, err := specjson.EncodeProcess(p)
-	if err != nil {
-		return fail(c.log, err)
+	} else {
+		if err != nil {
+			return refuse(err)
+		}
+		if err := c.record(d); err != nil {
+			return fail(c.log, err)
+		}
+		c.log.Debugs(changeLines(c.profile.Name, "exec: ", env.Changes))
+		if data, err = specjson.EncodeProcess(p); err != nil {
+			return fail(c.log, err)
+		}
 	}
 	path, err := sealedFile("runh-process", data, reservedFds(a))
 	if err != nil {
