@@ -154,9 +154,10 @@ func (c *call) refuse(err error) int {
 	return fail(c.log, err)
 }
 
-// createReportOnly is the compat profile: runc gets the client's bundle and
-// argv exactly as written (byte for byte: nothing is re-encoded), and what
-// restricted would refuse is only logged.
+// createReportOnly is audit mode and the compat profile: runc gets the
+// client's bundle and argv exactly as written (byte for byte: nothing is
+// re-encoded), and what the profile would change or refuse is only logged
+// and recorded (would_change, would_deny).
 func (c *call) createReportOnly(id, bundle string, a *cmdArgs) int {
 	d := &decision{op: c.inv.Command, id: id, bundle: bundle}
 	s, _, err := sandbox.LoadSpec(filepath.Join(bundle, "config.json"))
@@ -494,8 +495,9 @@ func changeLines(profile, prefix string, changes []sandbox.Change) []string {
 	return lines
 }
 
-// harden runs the profile over s. A report-only profile logs what it would
-// refuse, loudly, and lets everything through.
+// harden runs the profile over s. In audit mode (and under compat) it
+// collects every refusal, logs each loudly and returns them, and the caller
+// lets the call through.
 func (c *call) harden(env *sandbox.Env, s *specs.Spec, processOnly bool) error {
 	p := c.profile
 	if !c.auditMode() {
