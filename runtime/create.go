@@ -276,6 +276,10 @@ func (c *call) privateBundle(id string, h *hardened) (dir string, pins *sandbox.
 	if err != nil {
 		return "", pins, fmt.Errorf("encode the hardened config: %w", err)
 	}
+	// exec and update read it back with the same bound.
+	if len(out) > sandbox.MaxConfigSize {
+		return "", pins, fmt.Errorf("%w: the hardened config is %d bytes, above %d", sandbox.ErrInvalidConfig, len(out), sandbox.MaxConfigSize)
+	}
 	f, err := os.OpenFile(filepath.Join(dir, "config.json"), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
 		return "", pins, err

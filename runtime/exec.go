@@ -184,13 +184,15 @@ func (c *call) requireRunhContainer(id string) (map[string]string, error) {
 	if !strings.HasPrefix(bundle, want) || strings.Contains(bundle[len(want):], "/") {
 		return nil, notOurs("its bundle is " + bundle)
 	}
+	// From here the container is runh's: any failure refuses the call,
+	// never falls back to the handler's profile or to audit mode.
 	s, _, err := sandbox.LoadSpec(filepath.Join(bundle, "config.json"))
 	if err != nil {
-		return nil, notOurs(err.Error())
+		return nil, fmt.Errorf("container %s: runh's private config: %w", id, err)
 	}
 	recorded, ok := s.Annotations[AnnotationProfile]
 	if !ok {
-		return nil, notOurs("its config has no " + AnnotationProfile)
+		return nil, fmt.Errorf("container %s: runh's private config has no %s", id, AnnotationProfile)
 	}
 	prof, err := c.cfg.Profile(recorded)
 	if err != nil {

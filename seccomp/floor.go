@@ -59,7 +59,19 @@ func CheckFloor(p *mseccomp.Seccomp, goarch string) error {
 		}
 	}
 	for _, sc := range p.Syscalls {
-		if sc != nil && permissive(sc.Action) && (slices.Contains(sc.Names, "clone") || sc.Name == "clone") && !refusesNewNamespaces(sc.Args) {
+		if sc == nil || !permissive(sc.Action) {
+			continue
+		}
+		// runc ORs conditions on the same argument (one rule each):
+		// a second one would undo any other.
+		seen := map[uint]bool{}
+		for _, a := range sc.Args {
+			if seen[a.Index] {
+				return fmt.Errorf("a rule for %v has two conditions on argument %d, which runc applies as either-or", sc.Names, a.Index)
+			}
+			seen[a.Index] = true
+		}
+		if (slices.Contains(sc.Names, "clone") || sc.Name == "clone") && !refusesNewNamespaces(sc.Args) {
 			return fmt.Errorf("it allows clone without refusing the CLONE_NEW* flags (want an args rule: index 0, SCMP_CMP_MASKED_EQ, value %#x, valueTwo 0)", cloneNewMask)
 		}
 	}
