@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -305,18 +306,8 @@ func (c *Config) resolveProfiles() error {
 		c.profiles[name] = p
 		return p, nil
 	}
-	names := slices.Sorted(func(yield func(string) bool) {
-		for n := range registry {
-			if !yield(n) {
-				return
-			}
-		}
-		for n := range files {
-			if !yield(n) {
-				return
-			}
-		}
-	})
+	names := append(slices.Collect(maps.Keys(registry)), slices.Collect(maps.Keys(files))...)
+	slices.Sort(names)
 	for _, n := range names {
 		if _, err := build(n, nil); err != nil {
 			return err

@@ -2,6 +2,7 @@ package profiles
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -103,7 +104,7 @@ func AtLeastAsStrict(a, b *Profile) (ok bool, why string) {
 	}
 	if pb.Seccomp != nil {
 		ra, rb := seccomp.AllowedRules(pa.Seccomp), seccomp.AllowedRules(pb.Seccomp)
-		for _, n := range slices.Sorted(mapKeys(ra)) {
+		for _, n := range slices.Sorted(maps.Keys(ra)) {
 			for _, cond := range ra[n] {
 				if !slices.Contains(rb[n], "") && !slices.Contains(rb[n], cond) {
 					return false, fmt.Sprintf("its seccomp profile allows %s where the other does not", n)
@@ -133,14 +134,4 @@ func tmpfsBytes(v string) int64 {
 		return 1<<63 - 1
 	}
 	return n
-}
-
-func mapKeys[K comparable, V any](m map[K]V) func(func(K) bool) {
-	return func(yield func(K) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }

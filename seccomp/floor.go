@@ -3,6 +3,7 @@ package seccomp
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 
 	mseccomp "github.com/moby/profiles/seccomp"
@@ -47,13 +48,7 @@ func CheckFloor(p *mseccomp.Seccomp, goarch string) error {
 	if permissive(p.DefaultAction) {
 		return fmt.Errorf("defaultAction %s lets every syscall through (unconfined): the default must refuse (SCMP_ACT_ERRNO, SCMP_ACT_KILL*, SCMP_ACT_TRAP)", p.DefaultAction)
 	}
-	for _, name := range slices.Sorted(func(yield func(string) bool) {
-		for n := range AllowedNames(p) {
-			if !yield(n) {
-				return
-			}
-		}
-	}) {
+	for _, name := range slices.Sorted(maps.Keys(AllowedNames(p))) {
 		if slices.Contains(FloorDenied, name) || name == "clone3" {
 			return fmt.Errorf("it allows %s, which runh's floor denies in every profile", name)
 		}
