@@ -187,8 +187,51 @@ func Edge() *Profile {
 	return p
 }
 
+// DockerDefaultCapsNoRaw are the capabilities Docker grants by default,
+// without CAP_NET_RAW (packet forging, CVE-2020-14386). Under userns they
+// are the container's user namespace's: power over its own ids, files
+// idmapped to it and namespaces it owns, none over the host's.
+var DockerDefaultCapsNoRaw = []string{
+	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",
+	"CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
+	"CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
+}
+
+// UserNS is restricted with a user namespace per container: images that
+// start as root (and chown, then drop to their own user) run unmodified,
+// as root inside and as a range of 65536 unprivileged host ids outside,
+// unique to the container (or its pod). Capabilities are at most Docker's
+// defaults without CAP_NET_RAW, namespaced; everything else of the floor
+// (no_new_privs, read-only root, runh's seccomp allowlist, which still
+// denies unshare, clone of namespaces, mount, keyctl, bpf and ptrace,
+// private namespaces, cgroup limits, masks, mounts, devices, hooks) is
+// restricted's.
+func UserNS() *Profile {
+	p := Restricted().clone("userns")
+	p.Description = "restricted in a user namespace per container: root inside, 65536 unique unprivileged host ids outside, Docker's default capabilities without NET_RAW (namespaced)"
+	p.Policy.UserNS = true
+	p.Policy.CapAllow = slices.Clone(DockerDefaultCapsNoRaw)
+	p.Policy.CapOnRequest = nil
+	rules := make([]sandbox.Rule, 0, len(p.Rules)+1)
+	for _, r := range p.Rules {
+		if r.Name == sandbox.RuleUser.Name {
+			rules = append(rules, sandbox.RuleUserNamespace)
+		}
+		rules = append(rules, r)
+	}
+	p.Rules = rules
+	p.Checks = slices.Clone(p.Checks)
+	for i, c := range p.Checks {
+		if c.Name == sandbox.CheckNonRoot.Name {
+			p.Checks[i] = sandbox.CheckUserNamespace
+		}
+	}
+	return p
+}
+
 var registry = map[string]func() *Profile{
 	"restricted": Restricted,
 	"edge":       Edge,
+	"userns":     UserNS,
 	"compat":     Compat,
 }

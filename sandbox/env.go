@@ -49,6 +49,9 @@ type Policy struct {
 	// may be in (still never a sensitive one); empty: any path that
 	// RuleHostMounts does not refuse.
 	BindSources []string
+	// UserNS gives every container its own user namespace and keeps root
+	// inside (RuleUserNamespace): its capabilities are the namespace's.
+	UserNS bool
 }
 
 // CapAllowed reports whether cap may stay in a spec whose client requested
@@ -142,6 +145,10 @@ type Host struct {
 	// ExecViaInit says the container being exec'd into was created on the
 	// fast path, so its exec processes must start through the init too.
 	ExecViaInit bool
+	// IDs is the node's user-namespace id pool (profiles with UserNS);
+	// ReadProcUserNS reads a pod sandbox's user namespace (nil: /proc).
+	IDs            IDPool
+	ReadProcUserNS func(pid int) (ProcUserNS, error)
 }
 
 // NSID identifies a namespace: the device and inode of its nsfs file.
@@ -216,7 +223,11 @@ type Env struct {
 	Policy  *Policy
 	Host    *Host
 	Changes []Change
-	rule    string
+	// UserNSBase is the first host id of the range RuleUserNamespace gave
+	// the container (a fresh one or its pod sandbox's); 0 if it gave none.
+	// The root filesystem is idmapped onto it when pinned.
+	UserNSBase uint32
+	rule       string
 }
 
 func (e *Env) changed(field, format string, args ...any) {

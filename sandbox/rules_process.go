@@ -27,15 +27,19 @@ var RuleUser = Rule{
 		if pol.UID == 0 || pol.GID == 0 {
 			return deny("process.user", "the profile's default user %d:%d is root", pol.UID, pol.GID)
 		}
-		if p.User.UID == 0 {
+		// Under a profile with its own user namespaces, root inside is
+		// the namespace's root, a host id of the container's range
+		// (check-user-namespace proves it).
+		rootInside := pol.UserNS && s.Linux != nil && hasNamespace(s.Linux, specs.UserNamespace)
+		if p.User.UID == 0 && !rootInside {
 			p.User.UID = pol.UID
 			e.changed("process.user.uid", "0 -> %d", pol.UID)
 		}
-		if p.User.GID == 0 {
+		if p.User.GID == 0 && !rootInside {
 			p.User.GID = pol.GID
 			e.changed("process.user.gid", "0 -> %d", pol.GID)
 		}
-		if slices.Contains(p.User.AdditionalGids, 0) {
+		if slices.Contains(p.User.AdditionalGids, 0) && !rootInside {
 			p.User.AdditionalGids = slices.DeleteFunc(p.User.AdditionalGids, func(g uint32) bool { return g == 0 })
 			e.changed("process.user.additionalGids", "removed gid 0")
 		}

@@ -240,6 +240,16 @@ func (p *Pool) Held(base uint32) bool {
 	return err == nil && o.live()
 }
 
+// Owns reports whether owner holds the range at base.
+func (p *Pool) Owns(base uint32, owner Owner) bool {
+	n, ok := p.Slot(base)
+	if !ok {
+		return false
+	}
+	o, err := readSlot(p.slotPath(n))
+	return err == nil && o == owner
+}
+
 // InUse lists the ranges allocated now, by first host id (for tests and
 // `runh` diagnostics); it takes no lock.
 func (p *Pool) InUse() map[uint32]Owner {
