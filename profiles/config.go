@@ -13,6 +13,9 @@ import (
 
 	toml "github.com/pelletier/go-toml/v2"
 	"golang.org/x/sys/unix"
+
+	"github.com/runh-dev/runh/internal/idpool"
+	"github.com/runh-dev/runh/sandbox"
 )
 
 // DefaultConfigPath is the operator's config. A missing file means the
@@ -56,6 +59,11 @@ type Config struct {
 	Runc string `toml:"runc"`
 	// ProfilesDir holds NAME.toml files that define more profiles.
 	ProfilesDir string `toml:"profiles_dir"`
+	// UsernsPoolBase and UsernsPoolRanges are the host ids the userns
+	// profile gives containers: UsernsPoolRanges ranges of 65536 from
+	// UsernsPoolBase. Range 0 owns volume files; containers get the others.
+	UsernsPoolBase   uint32 `toml:"userns_pool_base"`
+	UsernsPoolRanges uint32 `toml:"userns_pool_ranges"`
 	// Profiles overrides parameters of profiles by name: [profiles.edge].
 	Profiles map[string]Params `toml:"profiles"`
 
@@ -74,6 +82,8 @@ func Defaults() *Config {
 		AuditLogMaxBytes: 10 << 20,
 		AuditLogKeep:     3,
 		ProfilesDir:      "/etc/runh/profiles.d",
+		UsernsPoolBase:   idpool.DefaultBase,
+		UsernsPoolRanges: idpool.DefaultRanges,
 	}
 }
 
@@ -169,6 +179,10 @@ func (c *Config) validate() error {
 	}
 	if c.AuditLogKeep < 1 || c.AuditLogKeep > 100 {
 		return fmt.Errorf("audit_log_keep: %d is not between 1 and 100", c.AuditLogKeep)
+	}
+	pool := idpool.Pool{Base: c.UsernsPoolBase, Ranges: c.UsernsPoolRanges}
+	if err := pool.Validate(sandbox.DefaultHostIDFloor); err != nil {
+		return fmt.Errorf("userns_pool_base, userns_pool_ranges: %w", err)
 	}
 	return nil
 }

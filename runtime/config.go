@@ -50,6 +50,8 @@ var configKeys = []struct{ key, doc string }{
 	{"metrics_dir", `node_exporter textfile-collector directory: runh writes runh.prom there on every decision; "" means no metrics`},
 	{"runc", `the real runc; "" finds runc next to runh, then in /usr/local/sbin, /usr/local/bin, /usr/sbin, /usr/bin, /sbin, /bin`},
 	{"profiles_dir", "directory of NAME.toml profile files (extends = \"restricted\" plus parameters)"},
+	{"userns_pool_base", "first host id of the userns profile's id pool: at least 65536, above every host user and /etc/subuid range"},
+	{"userns_pool_ranges", "ranges of 65536 ids in the pool; range 0 owns volume files, each container (or pod) gets one of the others"},
 }
 
 // paramKeys documents a profile's parameters.
@@ -80,6 +82,7 @@ func showConfig(w io.Writer, cfg *profiles.Config) {
 		"default_profile": cfg.DefaultProfile, "mode": string(cfg.Mode), "audit_log": cfg.AuditLog,
 		"audit_log_max_bytes": cfg.AuditLogMaxBytes, "audit_log_keep": cfg.AuditLogKeep,
 		"metrics_dir": cfg.MetricsDir, "runc": cfg.Runc, "profiles_dir": cfg.ProfilesDir,
+		"userns_pool_base": cfg.UsernsPoolBase, "userns_pool_ranges": cfg.UsernsPoolRanges,
 	}
 	for _, k := range configKeys {
 		fmt.Fprintf(w, "# %s\n%s = %s\n\n", k.doc, k.key, tomlValue(values[k.key]))

@@ -94,20 +94,24 @@ func (c *call) create() int {
 	if err := c.checkCreateArgs(id, a); err != nil {
 		return refuse(err)
 	}
-	h, err := c.hardenBundle(bundle, d)
+	h, err := c.hardenBundle(id, bundle, d)
 	if err == nil {
-		err = c.profileDenial(h.env.CheckInheritedFDs(reservedFds(a) - 3))
+		if err = c.profileDenial(h.env.CheckInheritedFDs(reservedFds(a) - 3)); err != nil {
+			h.ids.release(c.log)
+		}
 	}
 	if err != nil {
 		return refuse(err)
 	}
 	priv, pins, err := c.privateBundle(id, h)
 	if err != nil {
+		h.ids.release(c.log)
 		return refuse(err)
 	}
 	if err := c.record(d); err != nil {
 		pins.Release()
 		sandbox.RemovePrivateBundle(priv)
+		h.ids.release(c.log)
 		return fail(c.log, err)
 	}
 	args := c.runcCreateArgs(a, bundle, priv)
@@ -124,6 +128,7 @@ func (c *call) create() int {
 	}
 	if err != nil || code != 0 {
 		sandbox.RemovePrivateBundle(priv)
+		h.ids.release(c.log)
 		if err != nil {
 			return fail(c.log, err)
 		}
@@ -133,6 +138,7 @@ func (c *call) create() int {
 	if err := c.verifyCreated(id, h, nics); err != nil {
 		c.log.Error(err.Error())
 		c.forceDelete(id)
+		h.ids.release(c.log)
 		d.err, d.verifyCheck = err, "verify"
 		var ve *verifyError
 		if errors.As(err, &ve) {
@@ -179,6 +185,12 @@ func (c *call) createReportOnly(id, bundle string, a *cmdArgs) int {
 	if d.err != nil {
 		c.log.Warn(fmt.Sprintf("profile %q (report only), would refuse: %v", c.profile.Name, d.err))
 	} else {
+		if c.profile.Policy.UserNS {
+			// Judged as enforce would, without taking a range.
+			if host.IDs, d.err = c.idRanges(id, true); d.err != nil {
+				host.IDs = nil
+			}
+		}
 		env := &sandbox.Env{Policy: &c.profile.Policy, Host: host}
 		d.err = c.harden(env, s, false)
 		d.changes = env.Changes
@@ -203,7 +215,7 @@ func (c *call) createReportOnly(id, bundle string, a *cmdArgs) int {
 // hardenBundle loads and hardens bundle/config.json, which it reads once
 // and never writes, under the handler's profile tightened by the spec's
 // runh.io/ annotations. d records what it did.
-func (c *call) hardenBundle(bundle string, d *decision) (*hardened, error) {
+func (c *call) hardenBundle(id, bundle string, d *decision) (h *hardened, err error) {
 	path := filepath.Join(bundle, "config.json")
 	s, unknown, err := sandbox.LoadSpecDropUnknown(path)
 	if err != nil {
@@ -220,6 +232,19 @@ func (c *call) hardenBundle(bundle string, d *decision) (*hardened, error) {
 		return nil, err
 	}
 	whyNotFast := setupFastPath(host)
+	var ids *idRanges
+	if c.profile.Policy.UserNS {
+		if ids, err = c.idRanges(id, false); err != nil {
+			return nil, err
+		}
+		host.IDs = ids
+		// A refusal after the range was taken gives it back.
+		defer func() {
+			if err != nil {
+				ids.release(c.log)
+			}
+		}()
+	}
 	env := &sandbox.Env{Policy: &c.profile.Policy, Host: host}
 	for _, u := range unknown {
 		env.Changes = append(env.Changes, sandbox.Change{Rule: "spec-surface", Field: u, What: "property the runtime spec does not define: removed, runc never sees it"})
@@ -233,7 +258,7 @@ func (c *call) hardenBundle(bundle string, d *decision) (*hardened, error) {
 	if whyNotFast != nil {
 		c.log.Warn(whyNotFast.Error())
 	}
-	return &hardened{spec: s, host: host, env: env}, nil
+	return &hardened{spec: s, host: host, env: env, ids: ids}, nil
 }
 
 // AnnotationProfile marks a config as runh's: the profile that hardened

@@ -98,7 +98,9 @@ func (c *call) exec() int {
 		}
 	}
 	start := time.Now()
-	err = c.harden(env, &specs.Spec{Process: p}, true)
+	// The container's user namespace judges the process's ids (root
+	// inside is allowed only in one, onto host ids above the floor).
+	err = c.harden(env, &specs.Spec{Process: p, Linux: containerUserNS(c.ctrLinux)}, true)
 	d.harden, d.changes = time.Since(start), env.Changes
 	data := asAsked
 	if c.auditMode() {
@@ -198,7 +200,7 @@ func (c *call) requireRunhContainer(id string) (map[string]string, error) {
 	if err != nil {
 		return s.Annotations, fmt.Errorf("container %s was created with profile %q: %w", id, recorded, err)
 	}
-	c.profile, c.enforced = prof, true
+	c.profile, c.enforced, c.ctrLinux = prof, true, s.Linux
 	if err := c.applyOverrides(s.Annotations); err != nil {
 		return s.Annotations, err
 	}

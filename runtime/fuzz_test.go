@@ -41,7 +41,7 @@ func FuzzCreateBundle(f *testing.F) {
 			t.Fatal(err)
 		}
 		c := &call{inv: &Invocation{Globals: Globals{Root: t.TempDir()}}, log: &Logger{Path: filepath.Join(t.TempDir(), "log")}, profile: prof, cfg: cfg}
-		h, err := c.hardenBundle(bundle, &decision{})
+		h, err := c.hardenBundle("fuzz", bundle, &decision{})
 		if after, _ := os.ReadFile(path); !bytes.Equal(after, data) {
 			t.Fatalf("config.json changed (%v): runh never writes the caller's bundle", err)
 		}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/runh-dev/runh/profiles"
 	"github.com/runh-dev/runh/sandbox"
 )
@@ -112,6 +113,8 @@ type call struct {
 	// enforced: the call is on a container runh created, which its own
 	// profile governs in any mode (requireRunhContainer).
 	enforced bool
+	// ctrLinux is the linux section of that container's private config.
+	ctrLinux *specs.Linux
 }
 
 func validateGlobals(g Globals) error {

@@ -25,6 +25,8 @@ type hardened struct {
 	spec *specs.Spec
 	host *sandbox.Host
 	env  *sandbox.Env
+	// ids is the user-namespace range this create took, if any.
+	ids *idRanges
 }
 
 // verifyCreated reads what the kernel applied to the container's init,
@@ -44,6 +46,10 @@ func (c *call) verifyCreated(id string, h *hardened, nics map[string]bool) error
 	if err == nil {
 		check = "verify-host-ids"
 		err = verifyHostIDs(pid, c.profile.Policy.IDFloor(), userNS(h.spec))
+	}
+	if err == nil && c.profile.Policy.UserNS && nics != nil {
+		check = "verify-user-namespace"
+		err = verifyUserNS(pid, h.spec, h.host)
 	}
 	if err == nil && nics != nil {
 		check = "verify-host-nics"

@@ -161,6 +161,7 @@ var nsProcName = map[specs.LinuxNamespaceType]string{
 	specs.MountNamespace:   "mnt",
 	specs.NetworkNamespace: "net",
 	specs.CgroupNamespace:  "cgroup",
+	specs.UserNamespace:    "user",
 }
 
 // NSProcName is the name of a namespace type under /proc/<pid>/ns.

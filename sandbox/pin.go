@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -123,6 +124,11 @@ func (p *Pins) pin(e *Env, field, path, point string, recursive bool) error {
 		return fmt.Errorf("%s: clone %s: %w", field, want, err)
 	}
 	defer unix.Close(tree)
+	if field == "root.path" && e.UserNSBase != 0 {
+		if err := idmapRootfs(e, tree); err != nil {
+			return fmt.Errorf("%s: %w", field, err)
+		}
+	}
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
 		return fmt.Errorf("%s: stat %s: %w", field, want, err)
@@ -393,4 +399,66 @@ func RemovePrivateBundle(dir string) error {
 		errs = append(errs, fmt.Errorf("remove %s: %w", dir, err))
 	}
 	return errors.Join(errs...)
+}
+
+// idmapRootfs idmaps the top of the pinned root filesystem onto the
+// container's range: on-disk ids 0-65535 are the container's 0-65535
+// (host ids UserNSBase...). The image's files then keep their owners
+// inside (root's are root's, nginx's are nginx's), and runc, which builds
+// the rootfs as the namespace's root, can create mount points in it. The
+// root filesystem is the container's own image and is read-only to the
+// workload (runc remounts it before the process starts; readonly-rootfs),
+// so this gives the container no write to any host file. Submounts of the
+// rootfs are not idmapped: their files show as nobody inside.
+//
+// A filesystem that cannot be idmapped (EINVAL) leaves the rootfs as it
+// is, which is stricter: files show as nobody and stay readable where
+// their mode lets others read.
+func idmapRootfs(e *Env, tree int) error {
+	ns, err := userNSFd(rangeMapping(e.UserNSBase))
+	if err != nil {
+		return fmt.Errorf("user namespace for the idmapped rootfs: %w", err)
+	}
+	defer unix.Close(ns)
+	err = unix.MountSetattr(tree, "", unix.AT_EMPTY_PATH, &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_IDMAP, Userns_fd: uint64(ns)})
+	switch {
+	case err == nil:
+		e.changed("root.path", "idmapped: on-disk ids 0-65535 are the container's (host ids %d-%d)", e.UserNSBase, e.UserNSBase+IDRangeSize-1)
+	case errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EOPNOTSUPP):
+		e.changed("root.path", "not idmapped (the filesystem does not support it): files show as nobody inside")
+	default:
+		return fmt.Errorf("idmap the rootfs: %w", err)
+	}
+	return nil
+}
+
+// userNSFd returns an fd of a new user namespace with the given mappings,
+// for MOUNT_ATTR_IDMAP. A child is started in it, stopped before it runs
+// a single instruction (ptrace stops it at exec), its namespace opened,
+// and then it is killed: no code runs in the namespace.
+func userNSFd(maps []specs.LinuxIDMapping) (int, error) {
+	var uids, gids []syscall.SysProcIDMap
+	for _, m := range maps {
+		uids = append(uids, syscall.SysProcIDMap{ContainerID: int(m.ContainerID), HostID: int(m.HostID), Size: int(m.Size)})
+	}
+	gids = append(gids, uids...)
+	self, err := os.Executable()
+	if err != nil {
+		return -1, err
+	}
+	cmd := exec.Command(self)
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Cloneflags:  syscall.CLONE_NEWUSER,
+		UidMappings: uids, GidMappings: gids,
+		Ptrace:    true,
+		Pdeathsig: syscall.SIGKILL,
+	}
+	if err := cmd.Start(); err != nil {
+		return -1, err
+	}
+	defer func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	}()
+	return unix.Open(fmt.Sprintf("/proc/%d/ns/user", cmd.Process.Pid), unix.O_RDONLY|unix.O_CLOEXEC, 0)
 }

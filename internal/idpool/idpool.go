@@ -6,8 +6,9 @@
 // intercepts delete (the C front passes it straight to runc), so a freed
 // range is found, not announced.
 //
-// The pool is a directory of slot files under one lock: slot N is the
-// range [Base+N*RangeSize, Base+(N+1)*RangeSize). Slot 0 is never given to
+// The pool is a directory of slot files under one lock, each named by the
+// first host id of its range: slot N is [Base+N*RangeSize,
+// Base+(N+1)*RangeSize). Slot 0 is never given to
 // a container: its ids are the on-disk owners of the files containers
 // write to volumes (see VolumeBase), so no running process ever has them.
 package idpool
@@ -161,32 +162,29 @@ func (p *Pool) HostOverlap(etc string) error {
 const lockWait = 10 * time.Second
 
 // Allocate gives owner the lowest free range and returns its first host
-// id. Ranges of gone containers are freed on the way.
+// id. Ranges of gone containers are freed on the way. Slot files are
+// named by their first host id, and a candidate is free only if it
+// overlaps no live range: a pool whose base the operator moved while
+// containers ran never hands out ids they still have.
 func (p *Pool) Allocate(owner Owner) (uint32, error) {
 	unlock, err := p.lock()
 	if err != nil {
 		return 0, err
 	}
 	defer unlock()
+	busy, err := p.live(true)
+	if err != nil {
+		return 0, err
+	}
 	free := uint32(0)
-	for n := uint32(1); n < p.Ranges; n++ {
-		path := p.slotPath(n)
-		o, err := readSlot(path)
-		if errors.Is(err, os.ErrNotExist) {
-			if free == 0 {
-				free = n
+	for n := uint32(1); n < p.Ranges && free == 0; n++ {
+		cand := p.Base + n*RangeSize
+		free = cand
+		for b := range busy {
+			if uint64(b) < uint64(cand)+RangeSize && uint64(cand) < uint64(b)+RangeSize {
+				free = 0
+				break
 			}
-			continue
-		}
-		if err == nil && o.live() {
-			continue
-		}
-		// Unreadable or gone: the lock is held, so nobody is writing it.
-		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return 0, err
-		}
-		if free == 0 {
-			free = n
 		}
 	}
 	if free == 0 {
@@ -196,7 +194,8 @@ func (p *Pool) Allocate(owner Owner) (uint32, error) {
 	if err != nil {
 		return 0, err
 	}
-	f, err := os.OpenFile(p.slotPath(free), os.O_CREATE|os.O_EXCL|os.O_WRONLY|syscall.O_NOFOLLOW, 0o600)
+	path := p.slotPath(free)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return 0, err
 	}
@@ -205,17 +204,43 @@ func (p *Pool) Allocate(owner Owner) (uint32, error) {
 		err = cerr
 	}
 	if err != nil {
-		os.Remove(p.slotPath(free))
+		os.Remove(path)
 		return 0, err
 	}
-	return p.Base + free*RangeSize, nil
+	return free, nil
+}
+
+// live reads every slot file: the live ranges by first host id. With
+// sweep (the lock held) the others are removed.
+func (p *Pool) live(sweep bool) (map[uint32]Owner, error) {
+	ents, err := os.ReadDir(p.Dir)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	out := map[uint32]Owner{}
+	for _, ent := range ents {
+		b, err := strconv.ParseUint(ent.Name(), 10, 32)
+		if err != nil {
+			continue // the lock
+		}
+		o, err := readSlot(filepath.Join(p.Dir, ent.Name()))
+		if err == nil && o.live() {
+			out[uint32(b)] = o
+			continue
+		}
+		if sweep {
+			if err := os.Remove(filepath.Join(p.Dir, ent.Name())); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
 }
 
 // Release frees the range at base if owner holds it: a create that runh
 // refused, or that runc failed, leaves nothing behind.
 func (p *Pool) Release(base uint32, owner Owner) error {
-	n, ok := p.Slot(base)
-	if !ok {
+	if _, ok := p.Slot(base); !ok {
 		return nil
 	}
 	unlock, err := p.lock()
@@ -223,46 +248,42 @@ func (p *Pool) Release(base uint32, owner Owner) error {
 		return err
 	}
 	defer unlock()
-	if o, err := readSlot(p.slotPath(n)); err != nil || o != owner {
+	if o, err := readSlot(p.slotPath(base)); err != nil || o != owner {
 		return err
 	}
-	return os.Remove(p.slotPath(n))
+	return os.Remove(p.slotPath(base))
 }
 
 // Held reports whether the range at base is allocated to a live
 // container: a pod's sandbox whose user namespace a container joins.
 func (p *Pool) Held(base uint32) bool {
-	n, ok := p.Slot(base)
-	if !ok {
+	if _, ok := p.Slot(base); !ok {
 		return false
 	}
-	o, err := readSlot(p.slotPath(n))
+	o, err := readSlot(p.slotPath(base))
 	return err == nil && o.live()
 }
 
 // Owns reports whether owner holds the range at base.
 func (p *Pool) Owns(base uint32, owner Owner) bool {
-	n, ok := p.Slot(base)
-	if !ok {
+	if _, ok := p.Slot(base); !ok {
 		return false
 	}
-	o, err := readSlot(p.slotPath(n))
+	o, err := readSlot(p.slotPath(base))
 	return err == nil && o == owner
 }
 
-// InUse lists the ranges allocated now, by first host id (for tests and
-// `runh` diagnostics); it takes no lock.
+// InUse lists the live ranges by first host id (for tests and
+// diagnostics); it takes no lock and frees nothing.
 func (p *Pool) InUse() map[uint32]Owner {
-	out := map[uint32]Owner{}
-	for n := uint32(1); n < p.Ranges; n++ {
-		if o, err := readSlot(p.slotPath(n)); err == nil {
-			out[p.Base+n*RangeSize] = o
-		}
-	}
+	out, _ := p.live(false)
 	return out
 }
 
-func (p *Pool) slotPath(n uint32) string { return filepath.Join(p.Dir, strconv.FormatUint(uint64(n), 10)) }
+// slotPath is the slot file of the range that starts at host id base.
+func (p *Pool) slotPath(base uint32) string {
+	return filepath.Join(p.Dir, strconv.FormatUint(uint64(base), 10))
+}
 
 func (p *Pool) lock() (func(), error) {
 	if err := os.MkdirAll(p.Dir, 0o700); err != nil {

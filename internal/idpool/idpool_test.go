@@ -59,6 +59,7 @@ func TestAllocateFreesGoneContainers(t *testing.T) {
 	}
 	// a is deleted: its range is found free by the next allocation.
 	os.Remove(filepath.Join(root, "a"))
+	os.Mkdir(filepath.Join(root, "c"), 0o700)
 	c, err := p.Allocate(gone(root, "c"))
 	if err != nil || c != a {
 		t.Fatalf("after a's delete: got %d, %v; want a's range %d back", c, err, a)
@@ -160,5 +161,26 @@ func TestSlot(t *testing.T) {
 		if ok != tc.ok || ok && n != tc.n {
 			t.Errorf("Slot(%d) = %d, %v", tc.base, n, ok)
 		}
+	}
+}
+
+// TestMovedBaseNeverOverlaps: an operator moves the pool's base while
+// containers run; no new range may overlap theirs.
+func TestMovedBaseNeverOverlaps(t *testing.T) {
+	p := testPool(t, 4)
+	root := t.TempDir()
+	os.Mkdir(filepath.Join(root, "old"), 0o700)
+	old, err := p.Allocate(gone(root, "old"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	moved := &Pool{Dir: p.Dir, Base: p.Base + 1000, Ranges: 4}
+	os.Mkdir(filepath.Join(root, "new"), 0o700)
+	b, err := moved.Allocate(gone(root, "new"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if uint64(b) < uint64(old)+RangeSize && uint64(old) < uint64(b)+RangeSize {
+		t.Fatalf("range %d overlaps the live range %d", b, old)
 	}
 }

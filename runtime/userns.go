@@ -1,0 +1,124 @@
+package runtime
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/runh-dev/runh/internal/idpool"
+	"github.com/runh-dev/runh/profiles"
+	"github.com/runh-dev/runh/sandbox"
+)
+
+// idRanges is the node's id pool as one create sees it: it allocates for
+// this container (runc root and id) and remembers what it allocated, so a
+// create that is refused or that runc fails gives its range back.
+type idRanges struct {
+	pool      *idpool.Pool
+	owner     idpool.Owner
+	allocated []uint32
+	// dry: report-only calls judge without taking a range.
+	dry bool
+}
+
+func (c *call) idRanges(id string, dry bool) (*idRanges, error) {
+	return newIDRanges(c.cfg, c.inv.StateRoot(), id, dry)
+}
+
+func newIDRanges(cfg *profiles.Config, root, id string, dry bool) (*idRanges, error) {
+	pool := &idpool.Pool{Dir: filepath.Join(stateDir(), "userns"), Base: cfg.UsernsPoolBase, Ranges: cfg.UsernsPoolRanges}
+	owner, err := idpool.Self(root, id)
+	if err != nil {
+		return nil, err
+	}
+	return &idRanges{pool: pool, owner: owner, dry: dry}, nil
+}
+
+func (r *idRanges) Allocate() (uint32, error) {
+	// No range may hold a host user's or a delegated (subuid) id: the
+	// container would be that user on the host.
+	if err := r.pool.HostOverlap(etcDir()); err != nil {
+		return 0, err
+	}
+	if r.dry {
+		return r.pool.Base + idpool.RangeSize, nil
+	}
+	b, err := r.pool.Allocate(r.owner)
+	if err == nil {
+		r.allocated = append(r.allocated, b)
+	}
+	return b, err
+}
+
+func (r *idRanges) Held(b uint32) bool { return r.pool.Held(b) }
+func (r *idRanges) Mine(b uint32) bool {
+	return slices.Contains(r.allocated, b) || !r.dry && r.pool.Owns(b, r.owner)
+}
+func (r *idRanges) Contains(start, size uint64) bool { return r.pool.Contains(start, size) }
+func (r *idRanges) VolumeBase() uint32               { return r.pool.VolumeBase() }
+
+// release gives back what this create allocated; nil-safe.
+func (r *idRanges) release(log *Logger) {
+	if r == nil || r.dry {
+		return
+	}
+	for _, b := range r.allocated {
+		if err := r.pool.Release(b, r.owner); err != nil {
+			log.Warn(fmt.Sprintf("user-namespace range %d: %v", b, err))
+		}
+	}
+	r.allocated = nil
+}
+
+// etcDir is where the host's passwd, group, subuid and subgid are (test
+// builds: $RUNH_ETC).
+func etcDir() string {
+	if d := envOverride("RUNH_ETC"); d != "" {
+		return d
+	}
+	return "/etc"
+}
+
+// containerUserNS is the part of a runh container's private config that
+// judges an exec process's identity: its namespaces and id mappings.
+func containerUserNS(l *specs.Linux) *specs.Linux {
+	if l == nil {
+		return nil
+	}
+	return &specs.Linux{Namespaces: l.Namespaces, UIDMappings: l.UIDMappings, GIDMappings: l.GIDMappings}
+}
+
+// verifyUserNS (profiles with their own user namespaces): the init is in a
+// user namespace that is not the host's, its uid_map and gid_map are the
+// spec's (runh's choice, or the joined sandbox's), and its host uid and
+// gid are in that range. It reads the kernel's view, not the spec's.
+func verifyUserNS(pid int, s *specs.Spec, host *sandbox.Host) error {
+	ns, err := sandbox.StatNS(fmt.Sprintf("/proc/%d/ns/user", pid))
+	if err != nil {
+		return err
+	}
+	if ns == host.Namespaces[specs.UserNamespace] {
+		return fmt.Errorf("the init is in the host's user namespace")
+	}
+	for _, m := range []struct {
+		file string
+		want []specs.LinuxIDMapping
+	}{{"uid_map", s.Linux.UIDMappings}, {"gid_map", s.Linux.GIDMappings}} {
+		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/%s", pid, m.file))
+		if err != nil {
+			return err
+		}
+		got, err := sandbox.ParseIDMap(string(data))
+		if err != nil {
+			return err
+		}
+		if !slices.Equal(got, m.want) {
+			return fmt.Errorf("%s is %q, want %v", m.file, strings.TrimSpace(string(data)), m.want)
+		}
+	}
+	return nil
+}
