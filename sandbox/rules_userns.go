@@ -169,11 +169,11 @@ var RuleUserNamespace = Rule{
 			if read == nil {
 				read = readProcUserNS
 			}
+			// A process whose user namespace cannot be read is no runh
+			// sandbox to join: the container gets a range of its own, and
+			// private-namespaces judges the path it joins.
 			sb, err := read(pid)
-			if err != nil {
-				return deny("linux.namespaces", "cannot read the user namespace of pod sandbox process %d: %v", pid, err)
-			}
-			if b, ok := poolRange(sb.UID, sb.GID); ok && sb.NS != e.Host.Namespaces[specs.UserNamespace] && pool.Held(b) {
+			if b, ok := poolRange(sb.UID, sb.GID); err == nil && ok && sb.NS != e.Host.Namespaces[specs.UserNamespace] && pool.Held(b) {
 				base, path = b, fmt.Sprintf("/proc/%d/ns/user", pid)
 			}
 		}

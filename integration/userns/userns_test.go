@@ -1,0 +1,387 @@
+// Package userns runs the userns profile on real containers with the
+// pinned runc: root inside, a pool range outside, measured from the host.
+// It needs root and the built binaries (make build).
+package userns
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/runh-dev/runh/integration/harness"
+)
+
+var (
+	rootfs    string
+	rootfsErr error
+)
+
+func TestMain(m *testing.M) { harness.Main(m, "runh-userns", &rootfs, &rootfsErr) }
+
+// The suite's own pool (not the default one other suites and the e2e
+// clients use, so their containers cannot take its ranges): 16 ranges
+// from 0x70000000, range 0 the volume range.
+const (
+	poolBase   = 0x70000000
+	poolRanges = 16
+	rangeSize  = 65536
+	volumeBase = poolBase
+)
+
+// config writes the suite's operator config.
+func config(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "config.toml")
+	body := fmt.Sprintf("default_profile = \"userns\"\naudit_log = \"\"\nuserns_pool_base = %d\nuserns_pool_ranges = %d\n", poolBase, poolRanges)
+	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func runh(c *harness.Ctr, cfg string, args ...string) harness.Result {
+	c.T.Helper()
+	return c.Runh(append([]string{"--runh-config", cfg}, args...)...)
+}
+
+func newCtr(t *testing.T, args ...string) *harness.Ctr {
+	t.Helper()
+	harness.Prerequisites(t, rootfs, rootfsErr)
+	return harness.NewCtr(t, rootfs, args...)
+}
+
+// started creates and starts c under userns and returns its init's pid.
+func started(t *testing.T, c *harness.Ctr, cfg string) int {
+	t.Helper()
+	if r := runh(c, cfg, "create", "--bundle", c.Bundle, c.ID); r.Code != 0 {
+		t.Fatalf("runh create: %s", r.Stderr)
+	}
+	if r := c.Runc("start", c.ID); r.Code != 0 {
+		t.Fatalf("runc start: %s", r.Stderr)
+	}
+	return initPid(t, c)
+}
+
+func initPid(t *testing.T, c *harness.Ctr) int {
+	t.Helper()
+	r := c.Runc("state", c.ID)
+	var st struct{ Pid int }
+	if err := json.Unmarshal([]byte(r.Stdout), &st); err != nil || st.Pid == 0 {
+		t.Fatalf("runc state: %v %s %s", err, r.Stdout, r.Stderr)
+	}
+	return st.Pid
+}
+
+// hostStatus reads fields of /proc/<pid>/status as the host sees them.
+func hostStatus(t *testing.T, pid int) map[string]string {
+	t.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]string{}
+	for _, l := range strings.Split(string(data), "\n") {
+		if k, v, ok := strings.Cut(l, ":"); ok {
+			m[k] = strings.TrimSpace(v)
+		}
+	}
+	return m
+}
+
+// hostRange is the first host id of pid's uid_map, which must be one
+// whole range of the suite's pool (not range 0).
+func hostRange(t *testing.T, pid int) uint32 {
+	t.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/uid_map", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := strings.Fields(string(data))
+	if len(f) != 3 || f[0] != "0" || f[2] != strconv.Itoa(rangeSize) {
+		t.Fatalf("uid_map %q, want one range of %d from 0", data, rangeSize)
+	}
+	b, _ := strconv.ParseUint(f[1], 10, 32)
+	if b < poolBase+rangeSize || b >= poolBase+poolRanges*rangeSize || (b-poolBase)%rangeSize != 0 {
+		t.Fatalf("uid_map %q: host range %d is not a container range of the pool %#x", data, b, poolBase)
+	}
+	return uint32(b)
+}
+
+// TestStockSpecRunsAsRootInside: a stock `runc spec` bundle under userns
+// is uid 0 inside and an unprivileged pool id on the host, in a user
+// namespace that is not the host's, with the rest of the floor.
+func TestStockSpecRunsAsRootInside(t *testing.T) {
+	cfg := config(t)
+	c := newCtr(t, "sleep", "60")
+	pid := started(t, c, cfg)
+	defer c.Runc("delete", "--force", c.ID)
+	base := hostRange(t, pid)
+	st := hostStatus(t, pid)
+	for _, k := range []string{"Uid", "Gid"} {
+		want := strings.Repeat(fmt.Sprint(base)+"\t", 4)
+		if st[k] != strings.TrimSpace(want) {
+			t.Errorf("host %s %q, want %d x4", k, st[k], base)
+		}
+	}
+	if st["NoNewPrivs"] != "1" || st["Seccomp"] != "2" {
+		t.Errorf("NoNewPrivs %q Seccomp %q", st["NoNewPrivs"], st["Seccomp"])
+	}
+	own, _ := os.Readlink("/proc/self/ns/user")
+	theirs, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/user", pid))
+	if own == theirs || theirs == "" {
+		t.Fatalf("the container's user namespace %q is the host's %q", theirs, own)
+	}
+	// Inside: root, through runh exec as well.
+	r := runh(c, cfg, "exec", c.ID, "sh", "-c", "id -u; id -g; cat /proc/self/uid_map; grep -E '^(CapEff|NoNewPrivs|Seccomp):' /proc/self/status")
+	got := strings.Fields(r.Stdout)
+	want := []string{"0", "0", "0", fmt.Sprint(base), "65536", "CapEff:", "0000000020000420" /* runc spec's AUDIT_WRITE, KILL, NET_BIND_SERVICE */, "NoNewPrivs:", "1", "Seccomp:", "2"}
+	if r.Code != 0 || !slices.Equal(got, want) {
+		t.Fatalf("exec: code %d %q, want %q\n%s", r.Code, got, want, r.Stderr)
+	}
+	t.Logf("inside uid 0; host Uid %s (pid %d), uid_map 0 %d 65536", st["Uid"], pid, base)
+}
+
+// TestNoHostPower: root inside has no power over the host: a mount fails
+// (seccomp and no CAP_SYS_ADMIN), a write to a host root's file on a
+// volume fails (its owner is not mapped, so CAP_DAC_OVERRIDE does not
+// apply), and so do unshare and keyctl.
+func TestNoHostPower(t *testing.T) {
+	cfg := config(t)
+	vol := t.TempDir()
+	os.Chmod(vol, 0o755)
+	host := filepath.Join(vol, "host-owned")
+	if err := os.WriteFile(host, []byte("host\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	secret := filepath.Join(vol, "secret")
+	os.WriteFile(secret, []byte("s\n"), 0o600)
+	c := newCtr(t, "sh", "-c", `
+mount -t tmpfs none /mnt 2>/dev/null && echo mount-ok || echo mount-denied
+echo x >> /vol/host-owned 2>/dev/null && echo write-ok || echo write-denied
+cat /vol/secret >/dev/null 2>&1 && echo read-ok || echo read-denied
+unshare -U true 2>/dev/null && echo unshare-ok || echo unshare-denied
+touch /vol/new 2>/dev/null && echo create-ok || echo create-denied
+touch /tmp/scratch && stat -c %u /tmp/scratch
+`)
+	c.Edit(func(s *specs.Spec) {
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/vol", Type: "bind", Source: vol, Options: []string{"rbind", "rw"}})
+		// Docker's default set: the DAC and chown capabilities are there.
+		caps := []string{"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_SETUID", "CAP_SETGID", "CAP_SYS_ADMIN", "CAP_NET_RAW"}
+		s.Process.Capabilities = &specs.LinuxCapabilities{Bounding: caps, Effective: caps, Permitted: caps}
+	})
+	r := runh(c, cfg, "run", "--bundle", c.Bundle, c.ID)
+	got := strings.Fields(r.Stdout)
+	want := []string{"mount-denied", "write-denied", "read-denied", "unshare-denied", "create-denied", "0"}
+	if r.Code != 0 || !slices.Equal(got, want) {
+		t.Fatalf("code %d: %q, want %q\n%s", r.Code, got, want, r.Stderr)
+	}
+	if data, _ := os.ReadFile(host); string(data) != "host\n" {
+		t.Fatalf("host file changed: %q", data)
+	}
+}
+
+// TestDropToUserWritesVolume: an entrypoint that chowns a volume directory
+// as root and drops to uid 101, as nginx's and postgres's do, works; the
+// file it writes shows on the host as the volume range's 101, the same for
+// every container, so the volume keeps working across containers.
+func TestDropToUserWritesVolume(t *testing.T) {
+	cfg := config(t)
+	vol := t.TempDir()
+	os.Chmod(vol, 0o755)
+	// The volume directory belongs to the volume range's root, as a
+	// previous userns container would have left it.
+	os.Chown(vol, volumeBase, volumeBase)
+	rfs := privateRootfs(t, "app:x:101:101:app:/:/bin/sh\n")
+	run := func(id, script string) harness.Result {
+		c := newCtr(t, "sh", "-c", script)
+		c.Edit(func(s *specs.Spec) {
+			s.Root.Path = rfs
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "bind", Source: vol, Options: []string{"rbind", "rw"}})
+			caps := []string{"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_SETUID", "CAP_SETGID", "CAP_KILL"}
+			s.Process.Capabilities = &specs.LinuxCapabilities{Bounding: caps, Effective: caps, Permitted: caps}
+		})
+		return runh(c, cfg, "run", "--bundle", c.Bundle, c.ID)
+	}
+	r := run("first", `mkdir -p /data/app && chown 101:101 /data/app && su -s /bin/sh app -c 'id -u; echo hi > /data/app/f; stat -c "%u %g" /data/app/f'`)
+	if r.Code != 0 || strings.Join(strings.Fields(r.Stdout), " ") != "101 101 101" {
+		t.Fatalf("code %d: %q\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(filepath.Join(vol, "app", "f"), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Uid != volumeBase+101 || st.Gid != volumeBase+101 {
+		t.Fatalf("host owner %d:%d, want the volume range's 101 (%d)", st.Uid, st.Gid, volumeBase+101)
+	}
+	// A second container (another range) is still uid 101 for that file.
+	r = run("second", `su -s /bin/sh app -c 'echo more >> /data/app/f && cat /data/app/f'`)
+	if r.Code != 0 || strings.Join(strings.Fields(r.Stdout), " ") != "hi more" {
+		t.Fatalf("second container: code %d: %q\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+	t.Logf("file written by uid 101 inside is host %d:%d", st.Uid, st.Gid)
+}
+
+// privateRootfs copies the shared busybox rootfs (links kept) with extra
+// /etc/passwd lines and matching groups.
+func privateRootfs(t *testing.T, passwd string) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "rootfs")
+	if out, err := runCmd("cp", "-a", rootfs, dir); err != nil {
+		t.Fatalf("cp: %v %s", err, out)
+	}
+	p := filepath.Join(dir, "etc", "passwd")
+	old, _ := os.ReadFile(p)
+	os.WriteFile(p, append(old, passwd...), 0o644)
+	var groups strings.Builder
+	groups.WriteString("root:x:0:\nnobody:x:65534:\n")
+	for _, l := range strings.Split(strings.TrimSpace(passwd), "\n") {
+		f := strings.Split(l, ":")
+		fmt.Fprintf(&groups, "%s:x:%s:\n", f[0], f[3])
+	}
+	os.WriteFile(filepath.Join(dir, "etc", "group"), []byte(groups.String()), 0o644)
+	return dir
+}
+
+// TestConcurrentRangesDisjointAndReused: 10 concurrent creates get 10
+// disjoint ranges; after they are deleted, the next create gets the
+// lowest range again.
+func TestConcurrentRangesDisjointAndReused(t *testing.T) {
+	cfg := config(t)
+	const count = 10
+	ctrs := make([]*harness.Ctr, count)
+	for i := range ctrs {
+		ctrs[i] = newCtr(t, "sleep", "60")
+	}
+	var wg sync.WaitGroup
+	for i, c := range ctrs {
+		wg.Go(func() {
+			if r := runh(c, cfg, "create", "--bundle", c.Bundle, c.ID); r.Code != 0 {
+				t.Errorf("create %d: %s", i, r.Stderr)
+			}
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	seen := map[uint32]string{}
+	for _, c := range ctrs {
+		b := hostRange(t, initPid(t, c))
+		if other, dup := seen[b]; dup {
+			t.Fatalf("%s and %s share range %d", c.ID, other, b)
+		}
+		seen[b] = c.ID
+	}
+	lowest := slices.Min(slices.Collect(func(yield func(uint32) bool) {
+		for b := range seen {
+			if !yield(b) {
+				return
+			}
+		}
+	}))
+	for _, c := range ctrs {
+		c.Runc("delete", "--force", c.ID)
+	}
+	c := newCtr(t, "sleep", "60")
+	pid := started(t, c, cfg)
+	defer c.Runc("delete", "--force", c.ID)
+	if b := hostRange(t, pid); b != lowest || lowest != poolBase+rangeSize {
+		t.Fatalf("after deleting all, a new container got %d, want the first range %d again", b, poolBase+rangeSize)
+	}
+	t.Logf("10 concurrent containers: ranges %v; reused %d after delete", slices.Sorted(func(yield func(uint32) bool) {
+		for b := range seen {
+			if !yield(b) {
+				return
+			}
+		}
+	}), lowest)
+}
+
+// TestRestrictedDenialsHold: under userns, what restricted refuses is
+// still refused (host mounts, devices, joining the host's namespaces),
+// and a privileged-like spec loses everything outside the userns ceiling.
+func TestRestrictedDenialsHold(t *testing.T) {
+	cfg := config(t)
+	for _, tc := range []struct {
+		name, field, rule string
+		edit              func(*specs.Spec)
+	}{
+		{"host /etc bind", "mounts[", "host-mounts", func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/h", Type: "bind", Source: "/etc", Options: []string{"rbind"}})
+		}},
+		{"block device", "linux.devices", "devices", func(s *specs.Spec) {
+			s.Linux.Devices = append(s.Linux.Devices, specs.LinuxDevice{Path: "/dev/sda", Type: "b", Major: 8, Minor: 0})
+		}},
+		{"host pid namespace", "linux.namespaces", "private-namespaces", func(s *specs.Spec) {
+			for i := range s.Linux.Namespaces {
+				if s.Linux.Namespaces[i].Type == specs.PIDNamespace {
+					s.Linux.Namespaces[i].Path = "/proc/1/ns/pid"
+				}
+			}
+		}},
+		{"mapping onto host root", "linux.uidMappings", "id-mappings", func(s *specs.Spec) {
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+			s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 0, Size: 65536}}
+			s.Linux.GIDMappings = s.Linux.UIDMappings
+		}},
+		{"mapping into runh's pool", "linux.uidMappings", "user-namespace", func(s *specs.Spec) {
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+			s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: poolBase + rangeSize, Size: 65536}}
+			s.Linux.GIDMappings = s.Linux.UIDMappings
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newCtr(t, "true")
+			c.Edit(tc.edit)
+			before, _ := os.ReadFile(c.Config())
+			inUse := poolSlots(t)
+			r := runh(c, cfg, "create", "--bundle", c.Bundle, c.ID)
+			c.Refused(r, before, tc.field, tc.rule)
+			for _, b := range poolSlots(t) {
+				if !slices.Contains(inUse, b) {
+					t.Fatalf("a refused create left range %s taken (before: %v)", b, inUse)
+				}
+			}
+		})
+	}
+	// privileged-like: every capability asked for; only the userns
+	// ceiling (Docker's defaults without NET_RAW) is left, in the
+	// container's namespace.
+	c := newCtr(t, "sh", "-c", "grep CapBnd /proc/self/status")
+	all := []string{"CAP_SYS_ADMIN", "CAP_NET_ADMIN", "CAP_SYS_PTRACE", "CAP_SYS_MODULE", "CAP_NET_RAW", "CAP_CHOWN", "CAP_SETUID", "CAP_BPF", "CAP_SYS_RAWIO"}
+	c.Edit(func(s *specs.Spec) {
+		s.Process.Capabilities = &specs.LinuxCapabilities{Bounding: all, Effective: all, Permitted: all, Inheritable: all, Ambient: all}
+	})
+	r := runh(c, cfg, "run", "--bundle", c.Bundle, c.ID)
+	// CAP_CHOWN (bit 0) and CAP_SETUID (bit 7) only.
+	if r.Code != 0 || strings.Join(strings.Fields(r.Stdout), " ") != "CapBnd: 0000000000000081" {
+		t.Fatalf("code %d: %q\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+}
+
+func runCmd(name string, args ...string) ([]byte, error) {
+	return exec.Command(name, args...).CombinedOutput()
+}
+
+// poolSlots lists the slot files of the suite's pool.
+func poolSlots(t *testing.T) []string {
+	t.Helper()
+	ents, _ := os.ReadDir("/run/runh/userns")
+	var out []string
+	for _, e := range ents {
+		if b, err := strconv.ParseUint(e.Name(), 10, 32); err == nil && b >= poolBase && b < poolBase+poolRanges*rangeSize {
+			out = append(out, e.Name())
+		}
+	}
+	return out
+}
