@@ -20,6 +20,8 @@ import (
 // its own copies in the container's mount namespace.
 type Pins struct {
 	points []string
+	// rootIDMapped: the rootfs was idmapped onto the container's range.
+	rootIDMapped bool
 }
 
 // PinHostPaths makes what runc mounts exactly what runh checked. Today's
@@ -76,6 +78,11 @@ func PinHostPaths(e *Env, s *specs.Spec, dir string) (*Pins, error) {
 		}
 		m.Source = point
 	}
+	if e.UserNSBase != 0 && !p.rootIDMapped && s.Root != nil && s.Root.Path != "" {
+		if err := makeMountPoints(filepath.Join(dir, "rootfs"), s); err != nil {
+			return p, err
+		}
+	}
 	return p, nil
 }
 
@@ -125,7 +132,7 @@ func (p *Pins) pin(e *Env, field, path, point string, recursive bool) error {
 	}
 	defer unix.Close(tree)
 	if field == "root.path" && e.UserNSBase != 0 {
-		if err := idmapRootfs(e, tree); err != nil {
+		if p.rootIDMapped, err = idmapRootfs(e, tree); err != nil {
 			return fmt.Errorf("%s: %w", field, err)
 		}
 	}
@@ -414,20 +421,103 @@ func RemovePrivateBundle(dir string) error {
 // A filesystem that cannot be idmapped (EINVAL) leaves the rootfs as it
 // is, which is stricter: files show as nobody and stay readable where
 // their mode lets others read.
-func idmapRootfs(e *Env, tree int) error {
+func idmapRootfs(e *Env, tree int) (bool, error) {
 	ns, err := userNSFd(rangeMapping(e.UserNSBase))
 	if err != nil {
-		return fmt.Errorf("user namespace for the idmapped rootfs: %w", err)
+		return false, fmt.Errorf("user namespace for the idmapped rootfs: %w", err)
 	}
 	defer unix.Close(ns)
 	err = unix.MountSetattr(tree, "", unix.AT_EMPTY_PATH, &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_IDMAP, Userns_fd: uint64(ns)})
 	switch {
 	case err == nil:
 		e.changed("root.path", "idmapped: on-disk ids 0-65535 are the container's (host ids %d-%d)", e.UserNSBase, e.UserNSBase+IDRangeSize-1)
+		return true, nil
 	case errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EOPNOTSUPP):
-		e.changed("root.path", "not idmapped (the filesystem does not support it): files show as nobody inside")
-	default:
-		return fmt.Errorf("idmap the rootfs: %w", err)
+		// overlayfs, the engines' rootfs, cannot itself be idmapped
+		// (Linux 6.18: EINVAL; only its layers can).
+		e.changed("root.path", "not idmapped (%v: the filesystem does not support it): files show as nobody inside", err)
+		return false, nil
+	}
+	return false, fmt.Errorf("idmap the rootfs: %w", err)
+}
+
+// makeMountPoints creates, as the host's root, the mount points that runc
+// would create as the container's root, which it cannot do in a root
+// filesystem whose owners its user namespace does not map (EACCES on an
+// image without /run, say). These are what runc creates today for every
+// restricted container: empty directories, or empty files for file bind
+// mounts, owned by root. Every path is resolved inside the pinned rootfs
+// (RESOLVE_IN_ROOT), so a symlink in the image cannot point a mkdir at
+// the host. Destinations below an earlier mount are that mount's (runc
+// makes /dev/pts in its /dev tmpfs) and are left to runc.
+func makeMountPoints(rootPoint string, s *specs.Spec) error {
+	root, err := unix.Open(rootPoint, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("root.path: %w", err)
+	}
+	defer unix.Close(root)
+	for i, m := range s.Mounts {
+		dest := filepath.Clean("/" + m.Destination)
+		if dest == "/" || slices.ContainsFunc(s.Mounts[:i], func(o specs.Mount) bool {
+			d := filepath.Clean("/" + o.Destination)
+			return d != "/" && d != dest && within(dest, d)
+		}) {
+			continue
+		}
+		file := false
+		if isBind(&m) {
+			if fi, err := os.Stat(m.Source); err == nil && !fi.IsDir() {
+				file = true
+			}
+		}
+		if err := mkpathIn(root, dest, file); err != nil {
+			return fmt.Errorf("mounts[%d]: mount point %s: %w", i, dest, err)
+		}
+	}
+	return nil
+}
+
+// mkpathIn creates the missing components of path inside root, the last
+// one a file if file is set. A component that exists in any form (a
+// symlink to nowhere included) ends the walk: runc resolves it itself.
+func mkpathIn(root int, path string, file bool) error {
+	how := &unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS}
+	parts := strings.Split(strings.TrimPrefix(path, "/"), "/")
+	for j := range parts {
+		fd, err := unix.Openat2(root, strings.Join(parts[:j+1], "/"), how)
+		if err == nil {
+			unix.Close(fd)
+			continue
+		}
+		if !errors.Is(err, unix.ENOENT) {
+			return err
+		}
+		parent := root
+		if j > 0 {
+			dh := *how
+			dh.Flags |= unix.O_DIRECTORY
+			if parent, err = unix.Openat2(root, strings.Join(parts[:j], "/"), &dh); err != nil {
+				return err
+			}
+			defer unix.Close(parent)
+		}
+		if j == len(parts)-1 && file {
+			fd, err := unix.Openat(parent, parts[j], unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
+			if err == nil {
+				unix.Close(fd)
+			}
+			if errors.Is(err, unix.EEXIST) {
+				return nil
+			}
+			return err
+		}
+		err = unix.Mkdirat(parent, parts[j], 0o755)
+		if errors.Is(err, unix.EEXIST) {
+			return nil // a dangling symlink: runc resolves the rest
+		}
+		if err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -192,6 +192,7 @@ var RuleUserNamespace = Rule{
 		} else {
 			e.changed("linux.uidMappings", "own user namespace: container ids 0-65535 are host ids %d-%d", base, base+IDRangeSize-1)
 		}
+		clampPingGroupRange(e, l)
 		vol := pool.VolumeBase()
 		for i := range s.Mounts {
 			m := &s.Mounts[i]
@@ -276,4 +277,32 @@ var CheckUserNamespace = Check{
 		}
 		return nil
 	},
+}
+
+// clampPingGroupRange keeps net.ipv4.ping_group_range inside the
+// container's 65536 ids: the kernel refuses (EINVAL) a range with gids
+// its user namespace does not map, and Docker sets "0 2147483647" on
+// every container.
+func clampPingGroupRange(e *Env, l *specs.Linux) {
+	const key = "net.ipv4.ping_group_range"
+	v, ok := l.Sysctl[key]
+	if !ok {
+		return
+	}
+	f := strings.Fields(v)
+	if len(f) != 2 {
+		return // the sysctls rule judges the value
+	}
+	lo, err1 := strconv.ParseUint(f[0], 10, 32)
+	hi, err2 := strconv.ParseUint(f[1], 10, 32)
+	if err1 != nil || err2 != nil || hi < IDRangeSize {
+		return
+	}
+	if lo >= IDRangeSize {
+		delete(l.Sysctl, key)
+		e.changed("linux.sysctl."+key, "removed: %q names no gid of the container's user namespace", v)
+		return
+	}
+	l.Sysctl[key] = fmt.Sprintf("%d %d", lo, IDRangeSize-1)
+	e.changed("linux.sysctl."+key, "%q -> %q: the user namespace maps gids 0-%d", v, l.Sysctl[key], IDRangeSize-1)
 }

@@ -224,3 +224,19 @@ func TestParseIDMap(t *testing.T) {
 		t.Fatal("short line accepted")
 	}
 }
+
+func TestClampPingGroupRange(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"0 2147483647", "0 65535"},
+		{"1 1", "1 1"},
+		{"100000 200000", ""},
+		{"bad", "bad"},
+	} {
+		e := testEnv(t)
+		l := &specs.Linux{Sysctl: map[string]string{"net.ipv4.ping_group_range": tc.in}}
+		clampPingGroupRange(e, l)
+		if got := l.Sysctl["net.ipv4.ping_group_range"]; got != tc.want {
+			t.Errorf("%q -> %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}

@@ -8,10 +8,12 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -66,6 +68,11 @@ func startDockerd(t testing.TB) *dockerd {
 	out, stderr, code = runBounded(nil, runhBin, "install", "docker", "--profile", "edge", "--config", cfgPath, "--path", runhBin)
 	if code != 0 || !strings.Contains(out, `registered runtime "runh-edge"`) {
 		t.Fatalf("runh install docker --profile edge: exit %d\n%s%s", code, out, stderr)
+	}
+	// And the userns profile, runh-userns.
+	out, stderr, code = runBounded(nil, runhBin, "install", "docker", "--profile", "userns", "--config", cfgPath, "--path", runhBin)
+	if code != 0 || !strings.Contains(out, `registered runtime "runh-userns"`) {
+		t.Fatalf("runh install docker --profile userns: exit %d\n%s%s", code, out, stderr)
 	}
 	logf, _ := os.Create(filepath.Join(dir, "dockerd.log"))
 	d.cmd = exec.Command("dockerd", "--config-file", cfgPath,
@@ -143,6 +150,52 @@ func TestDocker(t *testing.T) {
 			t.Fatalf("runh.io/memory=4Gi: exit %d stderr %q", code, stderr)
 		}
 		t.Logf("docker shows: %s", strings.TrimSpace(stderr))
+	})
+
+	t.Run("runtime runh-userns runs an image that starts as root and drops to its user; restricted cannot", func(t *testing.T) {
+		tarPath := filepath.Join(d.dir, "httpd.tar")
+		if err := os.WriteFile(tarPath, httpdLayer(t), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		entry, _ := json.Marshal(httpdEntrypoint)
+		if _, stderr, code := d.docker("import", "--change", "ENTRYPOINT "+string(entry), tarPath, "runh-e2e/httpd"); code != 0 {
+			t.Fatalf("import: %s", stderr)
+		}
+		if _, stderr, code := d.docker("run", "-d", "--name", "web", "--runtime", "runh-userns", "runh-e2e/httpd"); code != 0 {
+			t.Fatalf("run -d: %s", stderr)
+		}
+		defer d.docker("rm", "-f", "web")
+		var page string
+		waitFor(t, "httpd in web", time.Now().Add(20*time.Second), filepath.Join(d.dir, "dockerd.log"), func() bool {
+			page, _, _ = d.docker("exec", "web", "wget", "-qO-", "http://127.0.0.1/")
+			return page == "hello from www\n"
+		})
+		// Inside: the server runs as www, docker exec as root is root of
+		// the container's own namespace.
+		out, stderr, code := d.docker("exec", "web", "sh", "-c", "ps -o user,args | grep '[h]ttpd'; id -u; grep -E '^(NoNewPrivs|Seccomp):' /proc/self/status")
+		if code != 0 || !strings.Contains(out, "www ") || !strings.Contains(out, "\n0\nNoNewPrivs:\t1\nSeccomp:\t2\n") {
+			t.Fatalf("exec: exit %d %q %s", code, out, stderr)
+		}
+		// The host: the init (root inside) is an unprivileged pool id.
+		pidStr, _, _ := d.docker("inspect", "-f", "{{.State.Pid}}", "web")
+		uidMap, err := os.ReadFile("/proc/" + strings.TrimSpace(pidStr) + "/uid_map")
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := strings.Fields(string(uidMap))
+		host, _ := strconv.ParseUint(f[1], 10, 32)
+		if len(f) != 3 || f[0] != "0" || host < 1<<30+65536 || f[2] != "65536" {
+			t.Fatalf("uid_map %q: want 0 -> a range of the default pool (from 2^30+65536)", uidMap)
+		}
+		status, _ := os.ReadFile("/proc/" + strings.TrimSpace(pidStr) + "/status")
+		t.Logf("runh-userns: page %q; host uid_map %s; host %s", page, strings.Join(f, " "), grepLine(string(status), "Uid:"))
+
+		// restricted: root becomes 65534, which cannot switch to www.
+		out, stderr, code = d.docker("run", "--rm", "--runtime", "runh", "runh-e2e/httpd")
+		if code == 0 {
+			t.Fatalf("restricted ran the root-dropping server: %q", out)
+		}
+		t.Logf("runh (restricted): exit %d: %s", code, strings.TrimSpace(out+stderr))
 	})
 
 	t.Run("too much is refused and docker shows why", func(t *testing.T) {
@@ -226,4 +279,14 @@ func TestDocker(t *testing.T) {
 			t.Errorf("after kill -s USR1: exit %q, want the trap's 3", out)
 		}
 	})
+}
+
+// grepLine is the first line of s that starts with prefix.
+func grepLine(s, prefix string) string {
+	for _, l := range strings.Split(s, "\n") {
+		if strings.HasPrefix(l, prefix) {
+			return l
+		}
+	}
+	return ""
 }

@@ -18,6 +18,33 @@ import (
 // busyboxLayer is a tar of a busybox-static rootfs.
 func busyboxLayer(t testing.TB) []byte {
 	t.Helper()
+	return layerWith(t, "root:x:0:0::/root:/bin/sh\nnobody:x:65534:65534::/:/bin/false\n", nil)
+}
+
+// httpdEntrypoint starts busybox httpd as root on port 80, dropping to
+// www (uid 101) as nginx's master does.
+var httpdEntrypoint = []string{"httpd", "-f", "-p", "80", "-u", "www:www", "-h", "/www"}
+
+// httpdLayer is an nginx-like image: busybox, a www user (101:101), and
+// /www/index.html owned by www. The engines' rootfs is overlayfs, which
+// cannot itself be idmapped (EINVAL on Linux 6.18), so under userns the
+// image's files show as nobody inside: they stay world-readable here, as
+// an image's served files are.
+func httpdLayer(t testing.TB) []byte {
+	t.Helper()
+	return layerWith(t, "root:x:0:0::/root:/bin/sh\nwww:x:101:101::/www:/bin/false\nnobody:x:65534:65534::/:/bin/false\n", func(tw *tar.Writer) {
+		group := []byte("root:x:0:\nwww:x:101:\nnobody:x:65534:\n")
+		tw.WriteHeader(&tar.Header{Name: "etc/group", Mode: 0o644, Size: int64(len(group))})
+		tw.Write(group)
+		tw.WriteHeader(&tar.Header{Name: "www/", Typeflag: tar.TypeDir, Mode: 0o755, Uid: 101, Gid: 101})
+		page := []byte("hello from www\n")
+		tw.WriteHeader(&tar.Header{Name: "www/index.html", Mode: 0o644, Uid: 101, Gid: 101, Size: int64(len(page))})
+		tw.Write(page)
+	})
+}
+
+func layerWith(t testing.TB, passwdText string, extra func(*tar.Writer)) []byte {
+	t.Helper()
 	bb, err := exec.LookPath("busybox")
 	if err != nil {
 		t.Fatal(err)
@@ -42,9 +69,12 @@ func busyboxLayer(t testing.TB) []byte {
 			tw.WriteHeader(&tar.Header{Name: "bin/" + a, Typeflag: tar.TypeSymlink, Linkname: "busybox", Mode: 0o777})
 		}
 	}
-	passwd := []byte("root:x:0:0::/root:/bin/sh\nnobody:x:65534:65534::/:/bin/false\n")
+	passwd := []byte(passwdText)
 	tw.WriteHeader(&tar.Header{Name: "etc/passwd", Mode: 0o644, Size: int64(len(passwd))})
 	tw.Write(passwd)
+	if extra != nil {
+		extra(tw)
+	}
 	tw.Close()
 	return buf.Bytes()
 }
