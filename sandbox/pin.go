@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -77,6 +78,11 @@ func PinHostPaths(e *Env, s *specs.Spec, dir string) (*Pins, error) {
 			return p, err
 		}
 		m.Source = point
+	}
+	if e.UserNSBase != 0 {
+		if err := p.pinSysfs(e, s, dir); err != nil {
+			return p, err
+		}
 	}
 	if e.UserNSBase != 0 && !p.rootIDMapped && s.Root != nil && s.Root.Path != "" {
 		if err := makeMountPoints(filepath.Join(dir, "rootfs"), s); err != nil {
@@ -551,4 +557,171 @@ func userNSFd(maps []specs.LinuxIDMapping) (int, error) {
 		cmd.Wait()
 	}()
 	return unix.Open(fmt.Sprintf("/proc/%d/ns/user", cmd.Process.Pid), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+}
+
+// nsGetUserNS is ioctl NS_GET_USERNS: an fd of the user namespace that
+// owns a namespace.
+const nsGetUserNS = 0xb701
+
+// pinSysfs gives a container in its own user namespace the sysfs of a
+// network namespace it joins but does not own. The kernel mounts sysfs
+// only for a task with CAP_SYS_ADMIN over the network namespace's owner,
+// and a CRI pod's network namespace (made by the engine for CNI) belongs
+// to the host's user namespace, where the container's root has nothing:
+// runc's sysfs mount fails with EPERM. So runh, the host's root, mounts a
+// read-only sysfs from inside that network namespace (its /sys/class/net
+// is the pod's), attaches it in the private bundle, and the spec's sysfs
+// mount becomes a read-only bind of it. Docker, in the same case
+// (userns-remap with the host's network), binds the host's /sys instead,
+// which shows the host's network devices.
+func (p *Pins) pinSysfs(e *Env, s *specs.Spec, dir string) error {
+	if s.Linux == nil {
+		return nil
+	}
+	i := slices.IndexFunc(s.Linux.Namespaces, func(n specs.LinuxNamespace) bool { return n.Type == specs.NetworkNamespace })
+	if i < 0 || s.Linux.Namespaces[i].Path == "" {
+		return nil // runc makes it inside the container's user namespace
+	}
+	netPath := s.Linux.Namespaces[i].Path // pinned already
+	net, err := unix.Open(netPath, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("linux.namespaces[%d]: %w", i, err)
+	}
+	defer unix.Close(net)
+	owner, err := unix.IoctlRetInt(net, nsGetUserNS)
+	if err != nil {
+		return fmt.Errorf("linux.namespaces[%d]: owner of the network namespace: %w", i, err)
+	}
+	var st unix.Stat_t
+	err = unix.Fstat(owner, &st)
+	unix.Close(owner)
+	if err != nil {
+		return err
+	}
+	if e.Host == nil || (NSID{Dev: uint64(st.Dev), Ino: st.Ino}) != e.Host.Namespaces[specs.UserNamespace] {
+		return nil // owned by a user namespace the container's root may mount in
+	}
+	if err := writeNetSysctls(e, s.Linux, net); err != nil {
+		return err
+	}
+	for j := range s.Mounts {
+		m := &s.Mounts[j]
+		if m.Type != "sysfs" {
+			continue
+		}
+		point := filepath.Join(dir, "sysfs"+strconv.Itoa(j))
+		if err := p.mountSysfsIn(net, point); err != nil {
+			return fmt.Errorf("mounts[%d]: sysfs of the pod's network namespace: %w", j, err)
+		}
+		*m = specs.Mount{Destination: m.Destination, Type: "bind", Source: point, Options: []string{"rbind", "ro", "nosuid", "nodev", "noexec"}}
+		e.changed(fmt.Sprintf("mounts[%d]", j), "sysfs of the joined network namespace, mounted by runh (the container's root cannot: the namespace is the host's user namespace's), bound read-only")
+	}
+	return nil
+}
+
+// writeNetSysctls writes the spec's net.* sysctls (judged already by the
+// sysctls rule) into network namespace net as the host's root, and takes
+// them out of the spec: runc would write them as the container's root,
+// which the host-owned namespace refuses (EACCES). A CRI pod asks for
+// net.ipv4.ip_unprivileged_port_start this way (containerd 2's default),
+// without which its root could not bind port 80 in it.
+func writeNetSysctls(e *Env, l *specs.Linux, net int) error {
+	var keys []string
+	for k := range l.Sysctl {
+		if strings.HasPrefix(k, "net.") {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	slices.Sort(keys)
+	err := inNetns(net, func() error {
+		for _, k := range keys {
+			if strings.Contains(k, "/") || strings.Contains(k, "..") {
+				return fmt.Errorf("linux.sysctl.%s: not a sysctl name", k)
+			}
+			f, err := os.OpenFile("/proc/sys/"+strings.ReplaceAll(k, ".", "/"), os.O_WRONLY|syscall.O_NOFOLLOW, 0)
+			if err == nil {
+				_, err = f.WriteString(l.Sysctl[k])
+				if cerr := f.Close(); err == nil {
+					err = cerr
+				}
+			}
+			if err != nil {
+				return fmt.Errorf("linux.sysctl.%s: %w", k, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		e.changed("linux.sysctl."+k, "written by runh into the joined network namespace (the container's root cannot: it is the host's user namespace's)")
+		delete(l.Sysctl, k)
+	}
+	return nil
+}
+
+// inNetns runs f on a locked thread inside network namespace net, and
+// brings the thread back. A thread that cannot come back is never
+// unlocked, so Go ends it with its goroutine rather than reuse it.
+func inNetns(net int, f func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		orig, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer unix.Close(orig)
+		if err := unix.Setns(net, unix.CLONE_NEWNET); err != nil {
+			errc <- err
+			return
+		}
+		ferr := f()
+		if err := unix.Setns(orig, unix.CLONE_NEWNET); err != nil {
+			errc <- fmt.Errorf("return to runh's network namespace: %w", err)
+			return // still locked: the thread exits with the goroutine
+		}
+		runtime.UnlockOSThread()
+		errc <- ferr
+	}()
+	return <-errc
+}
+
+// mountSysfsIn mounts a read-only sysfs as seen from network namespace
+// net and attaches it at point.
+func (p *Pins) mountSysfsIn(net int, point string) error {
+	mnt := -1
+	err := inNetns(net, func() (err error) {
+		mnt, err = mountSysfs()
+		return err
+	})
+	if err != nil {
+		if mnt >= 0 {
+			unix.Close(mnt)
+		}
+		return err
+	}
+	defer unix.Close(mnt)
+	if err := os.Mkdir(point, 0o711); err != nil {
+		return err
+	}
+	p.points = append(p.points, point)
+	return unix.MoveMount(mnt, "", unix.AT_FDCWD, point, unix.MOVE_MOUNT_F_EMPTY_PATH)
+}
+
+func mountSysfs() (int, error) {
+	fs, err := unix.Fsopen("sysfs", unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return -1, err
+	}
+	defer unix.Close(fs)
+	if err := unix.FsconfigCreate(fs); err != nil {
+		return -1, err
+	}
+	return unix.Fsmount(fs, unix.FSMOUNT_CLOEXEC, unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOEXEC)
 }

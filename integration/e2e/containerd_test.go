@@ -120,6 +120,11 @@ func startContainerd(t testing.TB, name string) *containerdEnv {
 	if code != 0 || !strings.Contains(out, `registered runtime "runh-edge"`) {
 		t.Fatalf("runh install containerd --profile edge: exit %d\n%s%s", code, out, stderr)
 	}
+	// And the userns profile, runh-userns.
+	out, stderr, code = runBounded(nil, runhBin, "install", "containerd", "--profile", "userns", "--config", cfgPath, "--path", runhBin)
+	if code != 0 || !strings.Contains(out, `registered runtime "runh-userns"`) {
+		t.Fatalf("runh install containerd --profile userns: exit %d\n%s%s", code, out, stderr)
+	}
 	e.write("net.d/10-runh.conflist", fmt.Sprintf(`{"cniVersion":"1.0.0","name":"runh-e2e-%s","plugins":[{"type":"bridge","bridge":%q,"isGateway":true,"ipMasq":false,"ipam":{"type":"host-local","ranges":[[{"subnet":%q}]]}}]}`,
 		e.bridge, e.bridge, subnet))
 	e.crictlCf = e.write("crictl.yaml", fmt.Sprintf("runtime-endpoint: unix://%[1]s\nimage-endpoint: unix://%[1]s\ntimeout: 30\n", e.sock))
@@ -143,17 +148,19 @@ func startContainerd(t testing.TB, name string) *containerdEnv {
 		_, _, code := e.crictl("version")
 		return code == 0
 	})
-	layer := busyboxLayer(t)
+	layer, httpd := busyboxLayer(t), httpdLayer(t)
 	for _, img := range []struct {
 		ns, ref string
+		layer   []byte
 		ep      []string
 	}{
-		{"k8s.io", "docker.io/runh-e2e/busybox:latest", []string{"/bin/sh"}},
-		{"k8s.io", "docker.io/runh-e2e/pause:latest", []string{"/bin/sleep", "2147483647"}},
-		{"default", "docker.io/runh-e2e/busybox:latest", []string{"/bin/sh"}},
+		{"k8s.io", "docker.io/runh-e2e/busybox:latest", layer, []string{"/bin/sh"}},
+		{"k8s.io", "docker.io/runh-e2e/pause:latest", layer, []string{"/bin/sleep", "2147483647"}},
+		{"k8s.io", "docker.io/runh-e2e/httpd:latest", httpd, httpdEntrypoint},
+		{"default", "docker.io/runh-e2e/busybox:latest", layer, []string{"/bin/sh"}},
 	} {
 		p := filepath.Join(dir, strings.ReplaceAll(img.ref, "/", "_")+".tar")
-		ociArchive(t, p, img.ref, layer, img.ep)
+		ociArchive(t, p, img.ref, img.layer, img.ep)
 		if _, stderr, code := e.ctrNS(img.ns, "image", "import", p); code != 0 {
 			t.Fatalf("import %s: %s", img.ref, stderr)
 		}
@@ -455,6 +462,83 @@ func testCRI(t *testing.T, e *containerdEnv) {
 			t.Fatalf("runh.io/memory 4Gi: exit %d, stderr %q", code, stderr)
 		}
 		t.Logf("crictl on containerd %s shows: %s", e.name, strings.TrimSpace(stderr))
+	})
+
+	t.Run("handler runh-userns: a root-dropping server and a probe share the pod's user namespace", func(t *testing.T) {
+		// containerd 2.x sets ip_unprivileged_port_start=0 on every pod
+		// (enable_unprivileged_ports); 1.6 needs the pod to ask. The pod's
+		// network namespace is containerd's (CNI), owned by the host's user
+		// namespace, where the container's root holds no capability.
+		p := pod("userpod", `"sysctls":{"net.ipv4.ip_unprivileged_port_start":"0"}`)
+		podID, stderr, code := e.crictl("runp", "--runtime", "runh-userns", p)
+		if code != 0 {
+			t.Fatalf("runp: exit %d: %s", code, stderr)
+		}
+		web := e.write("web-ctr.json", `{"metadata":{"name":"web"},"image":{"image":"docker.io/runh-e2e/httpd:latest"},"log_path":"web.log","linux":{}}`)
+		probe := ctr("uprobe", `id -u; cat /proc/self/uid_map; for i in 1 2 3 4 5 6 7 8 9 10; do wget -qO- http://127.0.0.1/ && break; sleep 0.5; done; echo DONE; sleep 300`, "")
+		var ids []string
+		for _, c := range []string{web, probe} {
+			id, stderr, code := e.crictl("create", podID, c, p)
+			if code == 0 {
+				_, stderr, code = e.crictl("start", id)
+			}
+			if code != 0 {
+				t.Fatalf("%s: exit %d: %s", c, code, stderr)
+			}
+			ids = append(ids, id)
+		}
+		got := logOf("uprobe")
+		lines := strings.Split(got, "\n")
+		if len(lines) != 4 || lines[0] != "0" || lines[2] != "hello from www" || lines[3] != "DONE" {
+			t.Fatalf("probe output %q", got)
+		}
+		// Both containers and the sandbox are in one user namespace with
+		// one pool range.
+		var userns, maps []string
+		for _, id := range append([]string{podID}, ids...) {
+			what := "{{.info.pid}}"
+			args := []string{"inspect", "-o", "go-template", "--template", what, id}
+			if id == podID {
+				args[0] = "inspectp"
+			}
+			pid, _, _ := e.crictl(args...)
+			ns, err := os.Readlink("/proc/" + pid + "/ns/user")
+			m, _ := os.ReadFile("/proc/" + pid + "/uid_map")
+			if err != nil {
+				t.Fatalf("pid %q of %s: %v", pid, id, err)
+			}
+			userns, maps = append(userns, ns), append(maps, strings.Join(strings.Fields(string(m)), " "))
+		}
+		own, _ := os.Readlink("/proc/self/ns/user")
+		if userns[0] == own || userns[1] != userns[0] || userns[2] != userns[0] || maps[1] != maps[0] || maps[2] != maps[0] || strings.Fields(lines[1])[1] != strings.Fields(maps[0])[1] {
+			t.Fatalf("user namespaces %v (host %s), uid maps %v, probe sees %q", userns, own, maps, lines[1])
+		}
+		t.Logf("pod %s: sandbox, web and probe share %s, uid_map %s; probe got %q", podID[:12], userns[0], maps[0], lines[2])
+
+		// Under restricted the same server cannot drop to www: it exits.
+		rp := pod("restrictedweb", `"sysctls":{"net.ipv4.ip_unprivileged_port_start":"0"}`)
+		rpod, stderr, code := e.crictl("runp", "--runtime", "runh", rp)
+		if code != 0 {
+			t.Fatalf("runp: %s", stderr)
+		}
+		rweb := e.write("rweb-ctr.json", `{"metadata":{"name":"rweb"},"image":{"image":"docker.io/runh-e2e/httpd:latest"},"log_path":"rweb.log","linux":{}}`)
+		id, stderr, code := e.crictl("create", rpod, rweb, rp)
+		if code == 0 {
+			_, stderr, code = e.crictl("start", id)
+		}
+		if code != 0 {
+			t.Fatalf("restricted web: %s", stderr)
+		}
+		var state string
+		waitFor(t, "restricted web to exit", time.Now().Add(10*time.Second), filepath.Join(e.dir, "containerd.log"), func() bool {
+			state, _, _ = e.crictl("inspect", "-o", "go-template", "--template", "{{.status.state}} {{.status.exitCode}}", id)
+			return strings.HasPrefix(state, "CONTAINER_EXITED")
+		})
+		if state == "CONTAINER_EXITED 0" {
+			t.Fatalf("restricted: %s", state)
+		}
+		log, _ := os.ReadFile(filepath.Join(e.dir, "logs", "rweb.log"))
+		t.Logf("handler runh (restricted): %s: %s", state, strings.TrimSpace(string(log)))
 	})
 
 	t.Run("stop sends SIGTERM, then SIGKILL after the timeout", func(t *testing.T) {
