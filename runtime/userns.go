@@ -84,12 +84,13 @@ func etcDir() string {
 }
 
 // containerUserNS is the part of a runh container's private config that
-// judges an exec process's identity: its namespaces and id mappings.
+// judges an exec process's identity: its namespaces, id mappings and the
+// user-namespace limits (sysctls) it was created with.
 func containerUserNS(l *specs.Linux) *specs.Linux {
 	if l == nil {
 		return nil
 	}
-	return &specs.Linux{Namespaces: l.Namespaces, UIDMappings: l.UIDMappings, GIDMappings: l.GIDMappings}
+	return &specs.Linux{Namespaces: l.Namespaces, UIDMappings: l.UIDMappings, GIDMappings: l.GIDMappings, Sysctl: l.Sysctl}
 }
 
 // verifyUserNS (profiles with their own user namespaces): the init is in a

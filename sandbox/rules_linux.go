@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -243,6 +244,12 @@ var RuleSysctls = Rule{
 		slices.Sort(keys)
 		for _, k := range keys {
 			if slices.Contains(e.Policy.SafeSysctls, k) || (privateNet && strings.HasPrefix(k, "net.")) {
+				continue
+			}
+			if limit, ok := UserNSLimits[k]; ok && e.Policy.UserNS {
+				if n, err := strconv.ParseUint(s.Linux.Sysctl[k], 10, 32); err != nil || n > limit {
+					return deny("linux.sysctl."+k, "%q is above the profile's limit %d for a container's user namespace", s.Linux.Sysctl[k], limit)
+				}
 				continue
 			}
 			return deny("linux.sysctl."+k, "sysctl %s is not in the safe set", k)

@@ -190,6 +190,8 @@ func TestCheckUserNamespace(t *testing.T) {
 			s.Linux.Namespaces = slices.DeleteFunc(s.Linux.Namespaces, func(n specs.LinuxNamespace) bool { return n.Type == specs.UserNamespace })
 		}, field: "linux.namespaces"},
 		{name: "no mappings", mutate: func(s *specs.Spec) { s.Linux.GIDMappings = nil }, field: "linux.namespaces"},
+		{name: "inotify limit missing", mutate: func(s *specs.Spec) { delete(s.Linux.Sysctl, "user.max_inotify_instances") }, field: "linux.sysctl.user.max_inotify_instances"},
+		{name: "inotify limit raised", mutate: func(s *specs.Spec) { s.Linux.Sysctl["user.max_inotify_watches"] = "99999999" }, field: "linux.sysctl.user.max_inotify_watches"},
 		{name: "unmapped uid", mutate: func(s *specs.Spec) { s.Process.User.UID = 70000 }, field: "process.user.uid"},
 		{name: "group onto host root", mutate: func(s *specs.Spec) {
 			s.Linux.GIDMappings = append(s.Linux.GIDMappings, specs.LinuxIDMapping{ContainerID: 70000, HostID: 0, Size: 1})
@@ -203,6 +205,7 @@ func TestCheckUserNamespace(t *testing.T) {
 			s := baseSpec()
 			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
 			s.Linux.UIDMappings, s.Linux.GIDMappings = rangeMapping(base), rangeMapping(base)
+			s.Linux.Sysctl = map[string]string{"user.max_inotify_instances": "32", "user.max_inotify_watches": "100"}
 			if tc.mutate != nil {
 				tc.mutate(s)
 			}

@@ -4,12 +4,12 @@
 # under test: containerd -> containerd-shim-runc-v2 -> RUNTIME, the path a
 # kubelet takes. Images come from the private registry setup-critest.sh
 # filled, through containerd's registry mirror config (original names).
-# Usage: run-critest.sh WORKDIR runc|runh OUTDIR   (root; after
+# Usage: run-critest.sh WORKDIR runc|runh|runh-userns OUTDIR   (root; after
 # setup-critest.sh WORKDIR, which writes the registry's config and images)
 # Registry and containerd are stopped by PID on exit, their shims too; the
 # pods are removed first so that mounts, netns and the bridge go with them.
 set -uo pipefail
-W=$(cd "${1:?usage: $0 WORKDIR runc|runh OUTDIR}" && pwd)
+W=$(cd "${1:?usage: $0 WORKDIR runc|runh|runh-userns OUTDIR}" && pwd)
 which=${2:?runc or runh}
 OUT=${3:?outdir}
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -18,7 +18,9 @@ C2=$top/bin/containerd2
 case $which in
 runc) RUNTIME=$top/bin/runc ;;
 runh) RUNTIME=$top/bin/runh ;;
-*) echo "run-critest.sh: runtime must be runc or runh, not $which" >&2; exit 2 ;;
+# The userns profile, by the name runh install --profile userns gives it.
+runh-userns) ln -sfn runh "$top/bin/runh-userns" && RUNTIME=$top/bin/runh-userns ;;
+*) echo "run-critest.sh: runtime must be runc, runh or runh-userns, not $which" >&2; exit 2 ;;
 esac
 REG=127.0.0.1:5055
 # Skipped for runc and runh alike: image-service-only tests (they never reach

@@ -244,7 +244,7 @@ func privateRootfs(t *testing.T, passwd string) string {
 	os.WriteFile(p, append(old, passwd...), 0o644)
 	var groups strings.Builder
 	groups.WriteString("root:x:0:\nnobody:x:65534:\n")
-	for _, l := range strings.Split(strings.TrimSpace(passwd), "\n") {
+	for _, l := range strings.Fields(passwd) {
 		f := strings.Split(l, ":")
 		fmt.Fprintf(&groups, "%s:x:%s:\n", f[0], f[3])
 	}
@@ -384,4 +384,77 @@ func poolSlots(t *testing.T) []string {
 		}
 	}
 	return out
+}
+
+// TestInotifyNotShared measures per-user kernel accounting. Under
+// restricted every container is uid 65534, so one container can take all
+// of that uid's inotify instances (fs.inotify.max_user_instances, 128 by
+// default) and the next gets none. Under userns each container has its
+// own user namespace, whose instances the kernel also charges to the
+// namespace's creator, host root; runh caps each namespace
+// (user.max_inotify_instances), so one container takes neither the
+// others' nor root's.
+func TestInotifyNotShared(t *testing.T) {
+	cfg := config(t)
+	harness.Prerequisites(t, rootfs, rootfsErr)
+	rfs := privateRootfs(t, "")
+	build := exec.Command("go", "build", "-o", filepath.Join(rfs, "bin", "inot"), "./inot")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build inot: %v %s", err, out)
+	}
+	max, _ := os.ReadFile("/proc/sys/fs/inotify/max_user_instances")
+	limit, _ := strconv.Atoi(strings.TrimSpace(string(max)))
+	for _, tc := range []struct {
+		profile    string
+		hogWant    func(int) bool
+		secondWant int
+	}{
+		{"restricted", func(n int) bool { return n > 0 && n <= limit }, 0},
+		{"userns", func(n int) bool { return n == 32 }, 5},
+	} {
+		t.Run(tc.profile, func(t *testing.T) {
+			hog := newCtr(t, "inot", strconv.Itoa(limit+10), "20")
+			hog.Edit(func(s *specs.Spec) { s.Root.Path = rfs })
+			if r := runh(hog, cfg, "--runh-profile", tc.profile, "create", "--bundle", hog.Bundle, hog.ID); r.Code != 0 {
+				t.Fatalf("create: %s", r.Stderr)
+			}
+			defer hog.Runc("delete", "--force", hog.ID)
+			if r := hog.Runc("start", hog.ID); r.Code != 0 {
+				t.Fatalf("start: %s", r.Stderr)
+			}
+			// The count, from the host: the hog's fds that are inotify
+			// instances, once it has opened them.
+			var got int
+			for i := 0; i < 50 && (got == 0 || got != inotifyFds(initPid(t, hog))); i++ {
+				got = inotifyFds(initPid(t, hog))
+				runCmd("sleep", "0.1")
+			}
+			if !tc.hogWant(got) {
+				t.Fatalf("the first container holds %d inotify instances", got)
+			}
+			second := newCtr(t, "inot", "5", "0")
+			second.Edit(func(s *specs.Spec) { s.Root.Path = rfs })
+			r := runh(second, cfg, "--runh-profile", tc.profile, "run", "--bundle", second.Bundle, second.ID)
+			var n int
+			fmt.Sscanf(r.Stdout, "inotify instances: %d", &n)
+			if n != tc.secondWant {
+				t.Fatalf("the second container got %d inotify instances, want %d (%q %s)", n, tc.secondWant, r.Stdout, r.Stderr)
+			}
+			t.Logf("%s: one container holds %d of %d, the next gets %d", tc.profile, got, limit, n)
+		})
+	}
+}
+
+// inotifyFds counts pid's open inotify instances.
+func inotifyFds(pid int) int {
+	dir := fmt.Sprintf("/proc/%d/fd", pid)
+	ents, _ := os.ReadDir(dir)
+	n := 0
+	for _, e := range ents {
+		if l, _ := os.Readlink(filepath.Join(dir, e.Name())); l == "anon_inode:inotify" {
+			n++
+		}
+	}
+	return n
 }

@@ -117,6 +117,8 @@ func variants(w string, bin func(string) string) []variant {
 		{"runh-run", bin("runh"), w + "/runh", "runh run, restricted (precompiled filter; the default audit log)", nil},
 		{"runh-run-metrics", bin("runh"), w + "/runh", "runh run, restricted, with an operator config that also sets metrics_dir", []string{"--runh-config", w + "/" + metricsConfig}},
 		{"runc-hardened", bin("runc"), w + "/hardened", "runc on the config.json runh wrote (the spec's own cost, without runh's process)", nil},
+		{"runc-plain-userns", bin("runc"), w + "/plain-userns", "runc, no hardening, in a user namespace of its own (the kernel's cost of one)", nil},
+		{"runh-run-userns", bin("runh"), w + "/runh", "runh run, profile userns (a pool range, idmapped rootfs)", []string{"--runh-profile", "userns"}},
 	}
 	if *base != "" {
 		vs = append(vs, variant{"runh-run-baseline", filepath.Join(*base, "runh"), w + "/runh", "runh run, restricted, the -baseline build", nil})
@@ -170,6 +172,17 @@ func prepare(w string, bin func(string) string) error {
 		if err := writeJSON(filepath.Join(w, dir, "config.json"), &s); err != nil {
 			return err
 		}
+	}
+	// plain in a user namespace, on a range of its own above runh's pool.
+	pu := *base
+	lu := *base.Linux
+	lu.CgroupsPath = "/" + cgroupName + "/plain-userns"
+	lu.Namespaces = append(slices.Clone(lu.Namespaces), specs.LinuxNamespace{Type: specs.UserNamespace})
+	lu.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 0x7fff0000, Size: 65536}}
+	lu.GIDMappings = lu.UIDMappings
+	pu.Linux = &lu
+	if err := writeJSON(filepath.Join(w, "plain-userns", "config.json"), &pu); err != nil {
+		return err
 	}
 	// The operator config of runh-run-metrics: the audit log and runh.prom
 	// in the work directory.
