@@ -9,7 +9,8 @@
 #     the verdict, to tell a flake from a difference.
 #  2. Kubernetes' CRI validation suite (critest) through containerd 2.4.2,
 #     runc and runh restricted as the RuntimeClass handler; every changed
-#     outcome must be listed in expected-deltas-critest-restricted.txt.
+#     outcome must be listed in expected-deltas-critest-restricted.txt;
+#     and runh-userns, against expected-deltas-critest-userns.txt.
 #     Needs bin/containerd2 and bin/crictl (make conformance builds them).
 #  3. opencontainers/runtime-tools' validation suite (58 TAP programs, from
 #     the snapshot in ../shared/recipes/peer-suites, run by its
@@ -47,11 +48,13 @@ compare restricted runh-restricted "$here/expected-deltas-restricted.txt" || ok=
 bats_done=$(date +%s)
 
 "$here/setup-critest.sh" "$W/critest" || exit 1
-for rt in runc runh; do
+for rt in runc runh runh-userns; do
 	"$here/run-critest.sh" "$W/critest" "$rt" "$R/critest-$rt" || ok=1
 done
 (cd "$top" && go run ./integration/conformance/compare -runc "$R/critest-runc" -other "$R/critest-runh" \
 	-expected "$here/expected-deltas-critest-restricted.txt") >"$R/critest.txt" || ok=1
+(cd "$top" && go run ./integration/conformance/compare -runc "$R/critest-runc" -other "$R/critest-runh-userns" \
+	-expected "$here/expected-deltas-critest-userns.txt") >"$R/critest-userns.txt" || ok=1
 rt_start=$(date +%s)
 peer=${PEER_SUITES:-$top/../shared/recipes/peer-suites}
 "$here/setup-runtime-tools.sh" "$W" || exit 1
@@ -80,6 +83,9 @@ done
 	echo
 	echo "## runh restricted vs runc"
 	cat "$R/critest.txt"
+	echo
+	echo "## runh userns (handler runh-userns) vs runc"
+	cat "$R/critest-userns.txt"
 	echo
 	echo "runtime-tools 5e639034 validation, $(($(date +%s) - rt_start)) s"
 	echo
