@@ -25,6 +25,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/runh-dev/runh/internal/audit"
 )
 
 // RangeSize is the ids each container gets: a whole 16-bit id space, as
@@ -300,26 +302,11 @@ func (p *Pool) lock() (func(), error) {
 	if err != nil {
 		return nil, fmt.Errorf("id pool: %w", err)
 	}
-	if err := flock(f, lockWait); err != nil {
+	if err := audit.Flock(f, lockWait); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("id pool lock: %w", err)
 	}
 	return func() { f.Close() }, nil
-}
-
-// flock waits for an exclusive lock in the kernel's queue, at most wait.
-func flock(f *os.File, wait time.Duration) error {
-	done := make(chan error, 1)
-	fd := int(f.Fd())
-	go func() { done <- syscall.Flock(fd, syscall.LOCK_EX) }()
-	t := time.NewTimer(wait)
-	defer t.Stop()
-	select {
-	case err := <-done:
-		return err
-	case <-t.C:
-		return fmt.Errorf("held by another process for over %v", wait)
-	}
 }
 
 func readSlot(path string) (Owner, error) {
