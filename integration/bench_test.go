@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -16,6 +17,13 @@ func TestBenchSmoke(t *testing.T) {
 		t.Skip("short mode")
 	}
 	work := t.TempDir()
+	// runc-plain-userns runs as root of a user namespace, which is
+	// "others" to these directories (t.TempDir makes them 0700).
+	for _, d := range []string{filepath.Dir(work), work} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
 	cmd := exec.Command("go", "run", "./scripts/bench", "-rounds", "1", "-modes", "normal", "-work", work, "-out", filepath.Join(work, "results.md"))
 	cmd.Dir = repo
 	cmd.WaitDelay = time.Second
