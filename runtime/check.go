@@ -82,11 +82,9 @@ func runCheck(w io.Writer, bundle string, cfg *profiles.Config, prof *profiles.P
 	if whyNot := setupFastPath(host); whyNot != nil {
 		fmt.Fprintf(w, "note: %v\n", whyNot)
 	}
-	if prof.Policy.UserNS {
-		// What create would map, without taking a range.
-		if host.IDs, err = newIDRanges(cfg, stateRoot, "check", true); err != nil {
-			return err
-		}
+	// What create would map, without taking a range.
+	if host.IDs, err = newIDRanges(cfg, stateRoot, "check", true); err != nil {
+		return err
 	}
 	env := &sandbox.Env{Policy: &prof.Policy, Host: host}
 	herr := prof.Pipeline(sandbox.CollectAll, false).Run(env, s)

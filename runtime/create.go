@@ -185,11 +185,9 @@ func (c *call) createReportOnly(id, bundle string, a *cmdArgs) int {
 	if d.err != nil {
 		c.log.Warn(fmt.Sprintf("profile %q (report only), would refuse: %v", c.profile.Name, d.err))
 	} else {
-		if c.profile.Policy.UserNS {
-			// Judged as enforce would, without taking a range.
-			if host.IDs, d.err = c.idRanges(id, true); d.err != nil {
-				host.IDs = nil
-			}
+		// Judged as enforce would, without taking a range.
+		if host.IDs, d.err = c.idRanges(id, true); d.err != nil {
+			host.IDs = nil
 		}
 		env := &sandbox.Env{Policy: &c.profile.Policy, Host: host}
 		d.err = c.harden(env, s, false)
@@ -232,19 +230,19 @@ func (c *call) hardenBundle(id, bundle string, d *decision) (h *hardened, err er
 		return nil, err
 	}
 	whyNotFast := setupFastPath(host)
-	var ids *idRanges
-	if c.profile.Policy.UserNS {
-		if ids, err = c.idRanges(id, false); err != nil {
-			return nil, err
-		}
-		host.IDs = ids
-		// A refusal after the range was taken gives it back.
-		defer func() {
-			if err != nil {
-				ids.release(c.log)
-			}
-		}()
+	// Every profile needs the pool's bounds (no other profile may map
+	// onto it); only userns takes a range from it.
+	ids, err := c.idRanges(id, !c.profile.Policy.UserNS)
+	if err != nil {
+		return nil, err
 	}
+	host.IDs = ids
+	// A refusal after the range was taken gives it back.
+	defer func() {
+		if err != nil {
+			ids.release(c.log)
+		}
+	}()
 	env := &sandbox.Env{Policy: &c.profile.Policy, Host: host}
 	for _, u := range unknown {
 		env.Changes = append(env.Changes, sandbox.Change{Rule: "spec-surface", Field: u, What: "property the runtime spec does not define: removed, runc never sees it"})

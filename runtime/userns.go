@@ -44,6 +44,9 @@ func (r *idRanges) Allocate() (uint32, error) {
 	if err := r.pool.HostOverlap(etcDir()); err != nil {
 		return 0, err
 	}
+	if err := r.notExisting(); err != nil {
+		return 0, err
+	}
 	if r.dry {
 		return r.pool.Base + idpool.RangeSize, nil
 	}
@@ -54,9 +57,34 @@ func (r *idRanges) Allocate() (uint32, error) {
 	return b, err
 }
 
-func (r *idRanges) Held(b uint32) bool { return r.pool.Held(b) }
+// notExisting refuses a create for a container id runc already has: runc
+// would refuse it after the range was taken, and a `run` (runh is runc by
+// then) could not give it back while that other container lives.
+func (r *idRanges) notExisting() error {
+	if _, err := os.Lstat(filepath.Join(r.owner.Root, r.owner.ID)); err == nil {
+		return fmt.Errorf("container %q already exists in %s", r.owner.ID, r.owner.Root)
+	}
+	return nil
+}
+
+func (r *idRanges) Join(b uint32) error {
+	if err := r.notExisting(); err != nil {
+		return err
+	}
+	if r.dry {
+		if !r.pool.Held(b) {
+			return fmt.Errorf("range %d belongs to no live container", b)
+		}
+		return nil
+	}
+	err := r.pool.Join(b, r.owner)
+	if err == nil {
+		r.allocated = append(r.allocated, b)
+	}
+	return err
+}
 func (r *idRanges) Mine(b uint32) bool {
-	return slices.Contains(r.allocated, b) || !r.dry && r.pool.Owns(b, r.owner)
+	return slices.Contains(r.allocated, b)
 }
 func (r *idRanges) Contains(start, size uint64) bool { return r.pool.Contains(start, size) }
 func (r *idRanges) VolumeBase() uint32               { return r.pool.VolumeBase() }

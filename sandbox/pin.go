@@ -137,9 +137,16 @@ func (p *Pins) pin(e *Env, field, path, point string, recursive bool) error {
 		return fmt.Errorf("%s: clone %s: %w", field, want, err)
 	}
 	defer unix.Close(tree)
-	if field == "root.path" && e.UserNSBase != 0 {
-		if p.rootIDMapped, err = idmapRootfs(e, tree); err != nil {
+	if field == "root.path" {
+		if err := readonlySubmounts(tree); err != nil {
 			return fmt.Errorf("%s: %w", field, err)
+		}
+		if e.UserNSBase != 0 && ownImage(e, have) {
+			if p.rootIDMapped, err = idmapRootfs(e, tree); err != nil {
+				return fmt.Errorf("%s: %w", field, err)
+			}
+		} else if e.UserNSBase != 0 {
+			e.changed("root.path", "not idmapped (outside the bundle, so not the container's own image): files show as nobody inside")
 		}
 	}
 	var st unix.Stat_t
@@ -414,6 +421,50 @@ func RemovePrivateBundle(dir string) error {
 	return errors.Join(errs...)
 }
 
+// readonlySubmounts makes every mount below the pinned rootfs read-only,
+// nosuid and nodev. runc's read-only remount covers only the top mount
+// (runh's attack pass on issue 15: a tmpfs below a host-directory rootfs
+// stayed writable, and under userns a file made there was the
+// container's, setuid included). The top stays as it was: runc remounts
+// it read-only itself after making its mount points.
+func readonlySubmounts(tree int) error {
+	attr := uint64(unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV)
+	var top unix.Statfs_t
+	if err := unix.Fstatfs(tree, &top); err != nil {
+		return err
+	}
+	// Restore on the top mount only what it did not have before.
+	var clr uint64
+	for _, f := range []struct {
+		st   int64
+		attr uint64
+	}{{unix.ST_RDONLY, unix.MOUNT_ATTR_RDONLY}, {unix.ST_NOSUID, unix.MOUNT_ATTR_NOSUID}, {unix.ST_NODEV, unix.MOUNT_ATTR_NODEV}} {
+		if top.Flags&f.st == 0 {
+			clr |= f.attr
+		}
+	}
+	if err := unix.MountSetattr(tree, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &unix.MountAttr{Attr_set: attr}); err != nil {
+		return fmt.Errorf("read-only submounts: %w", err)
+	}
+	if err := unix.MountSetattr(tree, "", unix.AT_EMPTY_PATH, &unix.MountAttr{Attr_clr: clr}); err != nil {
+		return fmt.Errorf("read-only submounts: %w", err)
+	}
+	return nil
+}
+
+// ownImage: the rootfs is inside the bundle (runc's layout: bundle/rootfs),
+// the container's own image. A rootfs elsewhere may be any host tree the
+// floor allows (/srv, /home/...): idmapped, its root-owned 0600 files
+// would be the container root's to read (runh's attack pass on issue 15),
+// so it is left as it is, its files nobody's inside.
+func ownImage(e *Env, rootfs string) bool {
+	if e.Host == nil || e.Host.Bundle == "" {
+		return false
+	}
+	bundle := resolvePath(e.Host.Bundle)
+	return rootfs != bundle && within(rootfs, bundle)
+}
+
 // idmapRootfs idmaps the top of the pinned root filesystem onto the
 // container's range: on-disk ids 0-65535 are the container's 0-65535
 // (host ids UserNSBase...). The image's files then keep their owners
@@ -433,7 +484,8 @@ func idmapRootfs(e *Env, tree int) (bool, error) {
 		return false, fmt.Errorf("user namespace for the idmapped rootfs: %w", err)
 	}
 	defer unix.Close(ns)
-	err = unix.MountSetattr(tree, "", unix.AT_EMPTY_PATH, &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_IDMAP, Userns_fd: uint64(ns)})
+	err = unix.MountSetattr(tree, "", unix.AT_EMPTY_PATH, &unix.MountAttr{
+		Attr_set: unix.MOUNT_ATTR_IDMAP | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV, Userns_fd: uint64(ns)})
 	switch {
 	case err == nil:
 		e.changed("root.path", "idmapped: on-disk ids 0-65535 are the container's (host ids %d-%d)", e.UserNSBase, e.UserNSBase+IDRangeSize-1)

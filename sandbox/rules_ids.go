@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -49,6 +50,12 @@ var RuleIDMappings = Rule{
 				if err := checkMappings(m.field, m.maps, floor); err != nil {
 					return err
 				}
+				// The userns profile's own rule judged (or made) these.
+				if !e.Policy.UserNS {
+					if err := outsidePool(e, m.field, m.maps); err != nil {
+						return err
+					}
+				}
 			}
 		}
 		// An idmapped mount's mapping is written as "containerID hostID
@@ -73,10 +80,47 @@ var RuleIDMappings = Rule{
 					return deny(err.(*Denial).Field, "maps on-disk ids %d-%d (host files) onto container-visible ids: on-disk ids below the floor %d may not be remapped",
 						onDisk[0].HostID, uint64(onDisk[0].HostID)+uint64(onDisk[0].Size)-1, floor)
 				}
+				// Only runh's own volume idmapping may touch the pool
+				// (either column: on disk the volume range, in the
+				// kernel the container's range).
+				if !runhVolumeIDMap(e, m.maps) {
+					if err := outsidePool(e, m.field, m.maps); err != nil {
+						return err
+					}
+					if err := outsidePool(e, m.field, onDisk); err != nil {
+						return err
+					}
+				}
 			}
 		}
 		return nil
 	},
+}
+
+// outsidePool refuses a mapping onto host ids of the node's userns pool:
+// those are the userns profile's containers' ids and, in range 0, the
+// owners of their volume files. A restricted container mapping its uid 1
+// onto range 0 would own every userns container's volume data (runh's
+// attack pass on issue 15); onto a live range, it would share that
+// container's kernel ids.
+func outsidePool(e *Env, field string, maps []specs.LinuxIDMapping) error {
+	if e.Host == nil || e.Host.IDs == nil {
+		return nil
+	}
+	for j, m := range maps {
+		if e.Host.IDs.Contains(uint64(m.HostID), uint64(m.Size)) {
+			return deny(fmt.Sprintf("%s[%d]", field, j), "host ids %d-%d are in runh's user-namespace pool, which only the userns profile gives out, one range per container",
+				m.HostID, uint64(m.HostID)+uint64(m.Size)-1)
+		}
+	}
+	return nil
+}
+
+// runhVolumeIDMap: maps is the idmapping RuleUserNamespace gave a bind
+// mount of this container.
+func runhVolumeIDMap(e *Env, maps []specs.LinuxIDMapping) bool {
+	return e.Policy.UserNS && e.UserNSBase != 0 && e.Host != nil && e.Host.IDs != nil &&
+		slices.Equal(maps, []specs.LinuxIDMapping{{ContainerID: e.Host.IDs.VolumeBase(), HostID: e.UserNSBase, Size: IDRangeSize}})
 }
 
 func checkMappings(field string, maps []specs.LinuxIDMapping, floor uint64) error {

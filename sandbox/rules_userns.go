@@ -34,11 +34,12 @@ type IDPool interface {
 	// Allocate gives this create a fresh range and returns its first
 	// host id.
 	Allocate() (uint32, error)
-	// Held reports whether the range at base belongs to a live runh
-	// container (a pod's sandbox another container joins).
-	Held(base uint32) bool
-	// Mine reports whether this create allocated the range at base (a
-	// second pass over runh's own output).
+	// Join makes this create a co-owner of the range at base, which must
+	// belong to a live runh container (a pod's sandbox): the range stays
+	// taken while any of its containers lives.
+	Join(base uint32) error
+	// Mine reports whether this create allocated or joined the range at
+	// base (a second pass over runh's own output).
 	Mine(base uint32) bool
 	// Contains reports whether any of [start, start+size) is in the pool.
 	Contains(start, size uint64) bool
@@ -192,7 +193,7 @@ var RuleUserNamespace = Rule{
 			// sandbox to join: the container gets a range of its own, and
 			// private-namespaces judges the path it joins.
 			sb, err := read(pid)
-			if b, ok := poolRange(sb.UID, sb.GID); err == nil && ok && sb.NS != e.Host.Namespaces[specs.UserNamespace] && pool.Held(b) {
+			if b, ok := poolRange(sb.UID, sb.GID); err == nil && ok && sb.NS != e.Host.Namespaces[specs.UserNamespace] && (pool.Mine(b) || pool.Join(b) == nil) {
 				base, path = b, fmt.Sprintf("/proc/%d/ns/user", pid)
 			}
 		}
@@ -250,7 +251,7 @@ func clientUserNS(pool IDPool, l *specs.Linux, i int) error {
 		return nil
 	}
 	if b, ok := poolRange(l.UIDMappings, l.GIDMappings); ok {
-		if path := l.Namespaces[i].Path; path != "" && pool.Held(b) || path == "" && pool.Mine(b) {
+		if pool.Mine(b) || l.Namespaces[i].Path != "" && pool.Join(b) == nil {
 			return nil
 		}
 	}

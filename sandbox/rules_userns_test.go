@@ -27,7 +27,13 @@ func (f *fakePool) Allocate() (uint32, error) {
 	f.mine[b], f.held[b] = true, true
 	return b, nil
 }
-func (f *fakePool) Held(b uint32) bool { return f.held[b] }
+func (f *fakePool) Join(b uint32) error {
+	if !f.held[b] {
+		return errors.New("no live container")
+	}
+	f.mine[b] = true
+	return nil
+}
 func (f *fakePool) Mine(b uint32) bool { return f.mine[b] }
 func (f *fakePool) Contains(start, size uint64) bool {
 	return start < fakeBase+1024*IDRangeSize && start+size > fakeBase
@@ -241,5 +247,50 @@ func TestClampPingGroupRange(t *testing.T) {
 		if got := l.Sysctl["net.ipv4.ping_group_range"]; got != tc.want {
 			t.Errorf("%q -> %q, want %q", tc.in, got, tc.want)
 		}
+	}
+}
+
+// TestIDMappingsReservePool: under any other profile, a mapping (of the
+// user namespace or of an idmapped mount, either column) onto runh's pool
+// is refused; the userns profile's own volume idmapping passes.
+func TestIDMappingsReservePool(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		mutate func(*specs.Spec)
+		field  string
+	}{
+		{"user namespace onto the volume range", func(s *specs.Spec) {
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+			s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 200000, Size: 1}, {ContainerID: 1, HostID: fakeBase, Size: 65535}}
+			s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 200000, Size: 65536}}
+		}, "linux.uidMappings[1]"},
+		{"user namespace onto a container range", func(s *specs.Spec) {
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+			s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 200000, Size: 1}}
+			s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 1, HostID: fakeBase + IDRangeSize, Size: 1}}
+		}, "linux.gidMappings[0]"},
+		{"mount onto pool ids", func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/v", Type: "bind", Source: "/srv", UIDMappings: []specs.LinuxIDMapping{{ContainerID: 200000, HostID: fakeBase + 5, Size: 1}}})
+		}, "mounts[4].uidMappings[0]"},
+		{"mount of on-disk volume ids", func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/v", Type: "bind", Source: "/srv", GIDMappings: []specs.LinuxIDMapping{{ContainerID: fakeBase, HostID: 300000, Size: 10}}})
+		}, "mounts[4].gidMappings[0]"},
+		{"outside the pool passes", func(s *specs.Spec) {
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+			s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+			s.Linux.GIDMappings = s.Linux.UIDMappings
+		}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := testEnv(t)
+			e.Host.IDs = &fakePool{mine: map[uint32]bool{}, held: map[uint32]bool{}}
+			s := baseSpec()
+			tc.mutate(s)
+			err := RuleIDMappings.Apply(e, s)
+			var d *Denial
+			if tc.field == "" && err != nil || tc.field != "" && (!errors.As(err, &d) || d.Field != tc.field) {
+				t.Fatalf("got %v, want a denial of %q", err, tc.field)
+			}
+		})
 	}
 }

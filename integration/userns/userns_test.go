@@ -458,3 +458,132 @@ func inotifyFds(pid int) int {
 	}
 	return n
 }
+
+// The attack pass on this profile (issue 15) found the bypasses below;
+// each test is one of them, fixed.
+
+// TestRootfsOutsideBundleNotIdmapped: a rootfs that is a host directory
+// outside the bundle is not idmapped, so root's 0600 files in it stay
+// unreadable to the container's root; the bundle's own rootfs is
+// idmapped (its files keep their owners inside).
+func TestRootfsOutsideBundleNotIdmapped(t *testing.T) {
+	cfg := config(t)
+	host := privateRootfs(t, "")
+	os.WriteFile(filepath.Join(host, "secret"), []byte("TOPSECRET\n"), 0o600)
+	c := newCtr(t, "sh", "-c", "cat /secret 2>/dev/null || echo denied; stat -c %u /bin/busybox")
+	c.Edit(func(s *specs.Spec) {
+		s.Root.Path = host
+		caps := []string{"CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER"}
+		s.Process.Capabilities = &specs.LinuxCapabilities{Bounding: caps, Effective: caps, Permitted: caps}
+	})
+	r := runh(c, cfg, "run", "--bundle", c.Bundle, c.ID)
+	if got := strings.Fields(r.Stdout); r.Code != 0 || !slices.Equal(got, []string{"denied", "65534"}) {
+		t.Fatalf("host-directory rootfs: code %d %q, want denied and files owned by nobody\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+	// The same tree as the bundle's own rootfs is idmapped.
+	own := newCtr(t, "sh", "-c", "stat -c %u /bin/busybox; cat /secret")
+	if out, err := runCmd("cp", "-a", host, filepath.Join(own.Bundle, "rootfs")); err != nil {
+		t.Fatalf("cp: %v %s", err, out)
+	}
+	own.Edit(func(s *specs.Spec) {
+		s.Root.Path = "rootfs"
+		caps := []string{"CAP_DAC_OVERRIDE"}
+		s.Process.Capabilities = &specs.LinuxCapabilities{Bounding: caps, Effective: caps, Permitted: caps}
+	})
+	os.Chmod(own.Bundle, 0o755)
+	r = runh(own, cfg, "run", "--bundle", own.Bundle, own.ID)
+	if got := strings.Fields(r.Stdout); r.Code != 0 || !slices.Equal(got, []string{"0", "TOPSECRET"}) {
+		t.Fatalf("the bundle's own rootfs: code %d %q, want idmapped (owner 0, root reads its own image)\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+}
+
+// TestOtherProfilesStayOutOfThePool: restricted may not map a container
+// id onto the volume range or a live container's range.
+func TestOtherProfilesStayOutOfThePool(t *testing.T) {
+	cfg := config(t)
+	for _, host := range []uint32{volumeBase, poolBase + rangeSize} {
+		c := newCtr(t, "true")
+		c.Edit(func(s *specs.Spec) {
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+			s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 200000, Size: 1}, {ContainerID: 1, HostID: host, Size: 65535}}
+			s.Linux.GIDMappings = s.Linux.UIDMappings
+			s.Process.User = specs.User{UID: 1, GID: 1}
+		})
+		before, _ := os.ReadFile(c.Config())
+		r := runh(c, cfg, "--runh-profile", "restricted", "create", "--bundle", c.Bundle, c.ID)
+		c.Refused(r, before, "linux.uidMappings[1]", "id-mappings")
+	}
+}
+
+// TestJoinerKeepsItsRange: a container that joined its pod sandbox's user
+// namespace keeps the range taken after the sandbox is deleted; a new
+// container gets another range.
+func TestJoinerKeepsItsRange(t *testing.T) {
+	cfg := config(t)
+	sb := newCtr(t, "sleep", "60")
+	sbPid := started(t, sb, cfg)
+	defer sb.Runc("delete", "--force", sb.ID)
+	base := hostRange(t, sbPid)
+	app := newCtr(t, "sleep", "60")
+	app.Root = sb.Root // one engine, one runc root
+	app.Edit(func(s *specs.Spec) {
+		for i := range s.Linux.Namespaces {
+			if s.Linux.Namespaces[i].Type == specs.IPCNamespace {
+				s.Linux.Namespaces[i].Path = fmt.Sprintf("/proc/%d/ns/ipc", sbPid)
+			}
+		}
+	})
+	appPid := started(t, app, cfg)
+	defer app.Runc("delete", "--force", app.ID)
+	if b := hostRange(t, appPid); b != base {
+		t.Fatalf("the joiner got range %d, not the sandbox's %d", b, base)
+	}
+	sb.Runc("delete", "--force", sb.ID)
+	other := newCtr(t, "sleep", "60")
+	otherPid := started(t, other, cfg)
+	defer other.Runc("delete", "--force", other.ID)
+	if b := hostRange(t, otherPid); b == base {
+		t.Fatalf("range %d handed to a new container while the pod's container still runs in it", b)
+	}
+}
+
+// TestDuplicateIDTakesNoRange: `run` of an id runc already has is refused
+// before a range is taken (runh is runc by the time runc refuses it, and
+// could not give the range back).
+func TestDuplicateIDTakesNoRange(t *testing.T) {
+	cfg := config(t)
+	c := newCtr(t, "sleep", "60")
+	started(t, c, cfg)
+	defer c.Runc("delete", "--force", c.ID)
+	before := poolSlots(t)
+	for i := 0; i < 3; i++ {
+		r := runh(c, cfg, "run", "--bundle", c.Bundle, c.ID)
+		if r.Code == 0 || !strings.Contains(r.Stderr, "already exists") {
+			t.Fatalf("run of an existing id: code %d %s", r.Code, r.Stderr)
+		}
+	}
+	if after := poolSlots(t); len(after) > len(before) {
+		t.Fatalf("ranges taken by refused runs: %v -> %v", before, after)
+	}
+}
+
+// TestRootfsSubmountsReadOnly: runc's read-only remount covers only the
+// rootfs's top mount; runh makes the mounts below it read-only, nosuid
+// and nodev too, under every profile.
+func TestRootfsSubmountsReadOnly(t *testing.T) {
+	cfg := config(t)
+	rfs := privateRootfs(t, "")
+	sub := filepath.Join(rfs, "mnt")
+	if out, err := runCmd("mount", "-t", "tmpfs", "-o", "size=1m,mode=1777", "runh-test", sub); err != nil {
+		t.Fatalf("mount: %v %s", err, out)
+	}
+	defer runCmd("umount", "-l", sub)
+	for _, profile := range []string{"restricted", "userns"} {
+		c := newCtr(t, "sh", "-c", "touch /mnt/x 2>/dev/null && echo written || echo refused")
+		c.Edit(func(s *specs.Spec) { s.Root.Path = rfs })
+		r := runh(c, cfg, "--runh-profile", profile, "run", "--bundle", c.Bundle, c.ID)
+		if r.Code != 0 || strings.TrimSpace(r.Stdout) != "refused" {
+			t.Fatalf("%s: code %d %q\n%s", profile, r.Code, r.Stdout, r.Stderr)
+		}
+	}
+}

@@ -192,14 +192,40 @@ func (p *Pool) Allocate(owner Owner) (uint32, error) {
 	if free == 0 {
 		return 0, fmt.Errorf("%w: all %d ranges from %d belong to live containers", ErrExhausted, p.Ranges-1, p.Base+RangeSize)
 	}
-	data, err := json.Marshal(owner)
-	if err != nil {
+	if err := writeSlot(p.slotPath(free), owner); err != nil {
 		return 0, err
 	}
-	path := p.slotPath(free)
+	return free, nil
+}
+
+// Join makes owner a co-owner of the live range at base: a container that
+// joins its pod sandbox's user namespace. The range then stays taken while
+// any of its owners lives, not only the sandbox (a pod's containers can
+// outlive it), so it is never given to another container while one of
+// them still runs with its ids.
+func (p *Pool) Join(base uint32, owner Owner) error {
+	if _, ok := p.Slot(base); !ok {
+		return fmt.Errorf("range %d is not one of the pool's", base)
+	}
+	unlock, err := p.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if o, err := readSlot(p.slotPath(base)); err != nil || !o.live() {
+		return fmt.Errorf("range %d belongs to no live container", base)
+	}
+	return writeSlot(p.joinPath(base, owner), owner)
+}
+
+func writeSlot(path string, owner Owner) error {
+	data, err := json.Marshal(owner)
+	if err != nil {
+		return err
+	}
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	_, err = f.Write(data)
 	if cerr := f.Close(); err == nil {
@@ -207,9 +233,13 @@ func (p *Pool) Allocate(owner Owner) (uint32, error) {
 	}
 	if err != nil {
 		os.Remove(path)
-		return 0, err
 	}
-	return free, nil
+	return err
+}
+
+// joinPath is a co-owner's file: BASE.PID.START of the runh that joined.
+func (p *Pool) joinPath(base uint32, owner Owner) string {
+	return fmt.Sprintf("%s.%d.%d", p.slotPath(base), owner.Pid, owner.Start)
 }
 
 // live reads every slot file: the live ranges by first host id. With
@@ -221,7 +251,9 @@ func (p *Pool) live(sweep bool) (map[uint32]Owner, error) {
 	}
 	out := map[uint32]Owner{}
 	for _, ent := range ents {
-		b, err := strconv.ParseUint(ent.Name(), 10, 32)
+		// BASE for the range's first owner, BASE.PID.START for a joiner.
+		first, _, _ := strings.Cut(ent.Name(), ".")
+		b, err := strconv.ParseUint(first, 10, 32)
 		if err != nil {
 			continue // the lock
 		}
@@ -250,10 +282,12 @@ func (p *Pool) Release(base uint32, owner Owner) error {
 		return err
 	}
 	defer unlock()
-	if o, err := readSlot(p.slotPath(base)); err != nil || o != owner {
-		return err
+	for _, path := range []string{p.slotPath(base), p.joinPath(base, owner)} {
+		if o, err := readSlot(path); err == nil && o == owner {
+			return os.Remove(path)
+		}
 	}
-	return os.Remove(p.slotPath(base))
+	return nil
 }
 
 // Held reports whether the range at base is allocated to a live
@@ -271,8 +305,12 @@ func (p *Pool) Owns(base uint32, owner Owner) bool {
 	if _, ok := p.Slot(base); !ok {
 		return false
 	}
-	o, err := readSlot(p.slotPath(base))
-	return err == nil && o == owner
+	for _, path := range []string{p.slotPath(base), p.joinPath(base, owner)} {
+		if o, err := readSlot(path); err == nil && o == owner {
+			return true
+		}
+	}
+	return false
 }
 
 // InUse lists the live ranges by first host id (for tests and
@@ -321,10 +359,12 @@ func readSlot(path string) (Owner, error) {
 	return o, nil
 }
 
-// live: the container is in runc's state, or its create is still running.
+// live: the container is in runc's state (its state.json: a bare
+// directory of that name, which anyone who chooses --root and the id
+// could make, holds nothing), or its create is still running.
 func (o Owner) live() bool {
 	if o.Root != "" && o.ID != "" {
-		if _, err := os.Lstat(filepath.Join(o.Root, o.ID)); err == nil {
+		if _, err := os.Lstat(filepath.Join(o.Root, o.ID, "state.json")); err == nil {
 			return true
 		}
 	}

@@ -23,7 +23,7 @@ func TestAllocateDisjointAndNeverSlotZero(t *testing.T) {
 	seen := map[uint32]bool{}
 	for i := 0; i < 7; i++ {
 		id := "c" + string(rune('a'+i))
-		os.Mkdir(filepath.Join(root, id), 0o700) // runc's state: live
+		mkState(t, root, id) // runc's state: live
 		b, err := p.Allocate(gone(root, id))
 		if err != nil {
 			t.Fatal(err)
@@ -41,7 +41,7 @@ func TestAllocateDisjointAndNeverSlotZero(t *testing.T) {
 func TestAllocateFreesGoneContainers(t *testing.T) {
 	p := testPool(t, 3)
 	root := t.TempDir()
-	os.Mkdir(filepath.Join(root, "a"), 0o700)
+	mkState(t, root, "a")
 	a, err := p.Allocate(gone(root, "a"))
 	if err != nil {
 		t.Fatal(err)
@@ -58,8 +58,8 @@ func TestAllocateFreesGoneContainers(t *testing.T) {
 		t.Fatalf("a live state dir and a live creator hold both ranges: %v", err)
 	}
 	// a is deleted: its range is found free by the next allocation.
-	os.Remove(filepath.Join(root, "a"))
-	os.Mkdir(filepath.Join(root, "c"), 0o700)
+	os.RemoveAll(filepath.Join(root, "a"))
+	mkState(t, root, "c")
 	c, err := p.Allocate(gone(root, "c"))
 	if err != nil || c != a {
 		t.Fatalf("after a's delete: got %d, %v; want a's range %d back", c, err, a)
@@ -169,18 +169,70 @@ func TestSlot(t *testing.T) {
 func TestMovedBaseNeverOverlaps(t *testing.T) {
 	p := testPool(t, 4)
 	root := t.TempDir()
-	os.Mkdir(filepath.Join(root, "old"), 0o700)
+	mkState(t, root, "old")
 	old, err := p.Allocate(gone(root, "old"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	moved := &Pool{Dir: p.Dir, Base: p.Base + 1000, Ranges: 4}
-	os.Mkdir(filepath.Join(root, "new"), 0o700)
+	mkState(t, root, "new")
 	b, err := moved.Allocate(gone(root, "new"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if uint64(b) < uint64(old)+RangeSize && uint64(old) < uint64(b)+RangeSize {
 		t.Fatalf("range %d overlaps the live range %d", b, old)
+	}
+}
+
+// mkState makes runc's state of container id under root.
+func mkState(t *testing.T, root, id string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Join(root, id), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, id, "state.json"), []byte("{}"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestJoinerKeepsRange: a pod container that joined the sandbox's range
+// keeps it taken after the sandbox is gone (runh's attack pass: the range
+// was handed to an unrelated container while the joiner ran).
+func TestJoinerKeepsRange(t *testing.T) {
+	p := testPool(t, 3)
+	root := t.TempDir()
+	mkState(t, root, "sandbox")
+	b, err := p.Allocate(gone(root, "sandbox"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mkState(t, root, "app")
+	app := Owner{Root: root, ID: "app", Pid: 1, Start: 777}
+	if err := p.Join(b, app); err != nil {
+		t.Fatal(err)
+	}
+	os.RemoveAll(filepath.Join(root, "sandbox"))
+	if other, err := p.Allocate(gone(root, "other")); err != nil || other == b {
+		t.Fatalf("with the joiner alive: %d, %v; must not be %d", other, err, b)
+	}
+	if !p.Owns(b, app) {
+		t.Fatal("the joiner does not own its range")
+	}
+	// A range with no live first owner cannot be joined.
+	if err := p.Join(b, gone(root, "late")); err == nil {
+		t.Fatal("joined a range whose sandbox is gone")
+	}
+	if err := p.Release(b, app); err != nil || p.Owns(b, app) {
+		t.Fatalf("release of the join: %v", err)
+	}
+	// A bare directory named like the container is no runc state.
+	os.MkdirAll(filepath.Join(root, "fake"), 0o700)
+	f, err := p.Allocate(gone(root, "fake"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Held(f) {
+		t.Fatal("a directory without state.json keeps a range")
 	}
 }
