@@ -274,11 +274,20 @@ func (c *call) privateBundle(id string, h *hardened) (dir string, pins *sandbox.
 	}
 	sweepAllBundles(top, c.log)
 	keyDir := filepath.Join(top, rootKey(c.inv.StateRoot()))
-	if err := recordRoot(keyDir, c.inv.StateRoot()); err != nil {
-		return "", nil, err
-	}
 	dir = filepath.Join(keyDir, id, strconv.Itoa(os.Getpid())+"."+strconv.FormatInt(time.Now().UnixNano(), 36))
-	if err := os.MkdirAll(dir, 0o711); err != nil {
+	// Another runh's sweep may remove an empty key directory between our
+	// steps (its .root first): make both again, a few times.
+	for try := 0; ; try++ {
+		if err = recordRoot(keyDir, c.inv.StateRoot()); err == nil {
+			if err = os.MkdirAll(dir, 0o711); err == nil {
+				_, err = os.Stat(filepath.Join(keyDir, rootFile))
+			}
+		}
+		if err == nil || !errors.Is(err, os.ErrNotExist) || try == 3 {
+			break
+		}
+	}
+	if err != nil {
 		return "", nil, err
 	}
 	defer func() {
@@ -369,7 +378,10 @@ func sweepAllBundles(top string, log *Logger) {
 		if ents, _ := os.ReadDir(keyDir); len(ents) == 1 {
 			if fi, err := os.Stat(keyDir); err == nil && time.Since(fi.ModTime()) > 10*time.Second {
 				os.Remove(filepath.Join(keyDir, rootFile))
-				os.Remove(keyDir)
+				if os.Remove(keyDir) != nil {
+					// A create got in between: its root stays known.
+					recordRoot(keyDir, string(root))
+				}
 			}
 		}
 	}
@@ -397,7 +409,11 @@ func sweepBundles(keyDir, stateRoot string, log *Logger) {
 				}
 			}
 		}
-		os.Remove(idDir) // only if empty
+		// Only if empty, and not young: a create may have just made it
+		// and be about to make its nonce directory in it.
+		if fi, err := os.Stat(idDir); err == nil && fi.ModTime().Before(cutoff) {
+			os.Remove(idDir)
+		}
 	}
 }
 
