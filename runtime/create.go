@@ -214,6 +214,15 @@ func (c *call) createReportOnly(id, bundle string, a *cmdArgs) int {
 // and never writes, under the handler's profile tightened by the spec's
 // runh.io/ annotations. d records what it did.
 func (c *call) hardenBundle(id, bundle string, d *decision) (h *hardened, err error) {
+	// The bundle's path is resolved once: config.json is read through it,
+	// relative paths of the spec are resolved against it, and the rootfs
+	// is judged the bundle's own against it, so a symlink on the way that
+	// is swapped later changes none of them (runh's attack pass on issue
+	// 15). runc gets runh's private bundle, never this path.
+	// (One that does not resolve fails just below, as it always has.)
+	if resolved, rerr := filepath.EvalSymlinks(bundle); rerr == nil {
+		bundle = resolved
+	}
 	path := filepath.Join(bundle, "config.json")
 	s, unknown, err := sandbox.LoadSpecDropUnknown(path)
 	if err != nil {

@@ -84,9 +84,17 @@ func PinHostPaths(e *Env, s *specs.Spec, dir string) (*Pins, error) {
 			return p, err
 		}
 	}
-	if e.UserNSBase != 0 && !p.rootIDMapped && s.Root != nil && s.Root.Path != "" {
-		if err := makeMountPoints(filepath.Join(dir, "rootfs"), s); err != nil {
+	if s.Root != nil && s.Root.Path != "" {
+		root := filepath.Join(dir, "rootfs")
+		// Mount points runc cannot make: in a rootfs its user namespace
+		// does not own (all of them), and below submounts, which are
+		// made read-only next (only those).
+		all := e.UserNSBase != 0 && !p.rootIDMapped
+		if err := makeMountPoints(root, s, all); err != nil {
 			return p, err
+		}
+		if err := readonlySubmounts(root); err != nil {
+			return p, fmt.Errorf("root.path: %w", err)
 		}
 	}
 	return p, nil
@@ -138,9 +146,6 @@ func (p *Pins) pin(e *Env, field, path, point string, recursive bool) error {
 	}
 	defer unix.Close(tree)
 	if field == "root.path" {
-		if err := readonlySubmounts(tree); err != nil {
-			return fmt.Errorf("%s: %w", field, err)
-		}
 		if e.UserNSBase != 0 && ownImage(e, have) {
 			if p.rootIDMapped, err = idmapRootfs(e, tree); err != nil {
 				return fmt.Errorf("%s: %w", field, err)
@@ -427,7 +432,12 @@ func RemovePrivateBundle(dir string) error {
 // stayed writable, and under userns a file made there was the
 // container's, setuid included). The top stays as it was: runc remounts
 // it read-only itself after making its mount points.
-func readonlySubmounts(tree int) error {
+func readonlySubmounts(root string) error {
+	tree, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(tree)
 	attr := uint64(unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV)
 	var top unix.Statfs_t
 	if err := unix.Fstatfs(tree, &top); err != nil {
@@ -461,8 +471,11 @@ func ownImage(e *Env, rootfs string) bool {
 	if e.Host == nil || e.Host.Bundle == "" {
 		return false
 	}
-	bundle := resolvePath(e.Host.Bundle)
-	return rootfs != bundle && within(rootfs, bundle)
+	// Host.Bundle was resolved once, before config.json was read through
+	// it (runtime's hardenBundle): resolving it again here would follow a
+	// symlink swapped in since (to /, say, inside which every path is).
+	bundle := e.Host.Bundle
+	return bundle != "/" && rootfs != bundle && within(rootfs, bundle)
 }
 
 // idmapRootfs idmaps the top of the pinned root filesystem onto the
@@ -502,18 +515,23 @@ func idmapRootfs(e *Env, tree int) (bool, error) {
 // makeMountPoints creates, as the host's root, the mount points that runc
 // would create as the container's root, which it cannot do in a root
 // filesystem whose owners its user namespace does not map (EACCES on an
-// image without /run, say). These are what runc creates today for every
+// image without /run, say), or below a submount runh made read-only.
+// With all unset only the latter are made. These are what runc creates today for every
 // restricted container: empty directories, or empty files for file bind
 // mounts, owned by root. Every path is resolved inside the pinned rootfs
 // (RESOLVE_IN_ROOT), so a symlink in the image cannot point a mkdir at
 // the host. Destinations below an earlier mount are that mount's (runc
 // makes /dev/pts in its /dev tmpfs) and are left to runc.
-func makeMountPoints(rootPoint string, s *specs.Spec) error {
+func makeMountPoints(rootPoint string, s *specs.Spec, all bool) error {
 	root, err := unix.Open(rootPoint, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("root.path: %w", err)
 	}
 	defer unix.Close(root)
+	rootMnt, err := mountID(root, "")
+	if err != nil {
+		return fmt.Errorf("root.path: %w", err)
+	}
 	for i, m := range s.Mounts {
 		dest := filepath.Clean("/" + m.Destination)
 		if dest == "/" || slices.ContainsFunc(s.Mounts[:i], func(o specs.Mount) bool {
@@ -528,11 +546,42 @@ func makeMountPoints(rootPoint string, s *specs.Spec) error {
 				file = true
 			}
 		}
+		if !all {
+			// Only below a submount: on the top mount runc makes them.
+			if mnt, err := nearestMountID(root, dest); err != nil || mnt == rootMnt {
+				continue
+			}
+		}
 		if err := mkpathIn(root, dest, file); err != nil {
 			return fmt.Errorf("mounts[%d]: mount point %s: %w", i, dest, err)
 		}
 	}
 	return nil
+}
+
+// mountID is the id of the mount path (relative to dir) is on.
+func mountID(dir int, path string) (uint64, error) {
+	var stx unix.Statx_t
+	if err := unix.Statx(dir, path, unix.AT_EMPTY_PATH|unix.AT_SYMLINK_NOFOLLOW, unix.STATX_MNT_ID, &stx); err != nil {
+		return 0, err
+	}
+	return stx.Mnt_id, nil
+}
+
+// nearestMountID is the mount id of the deepest existing component of
+// path inside root (resolved in root).
+func nearestMountID(root int, path string) (uint64, error) {
+	parts := strings.Split(strings.TrimPrefix(path, "/"), "/")
+	for j := len(parts); j > 0; j-- {
+		fd, err := unix.Openat2(root, strings.Join(parts[:j], "/"), &unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS})
+		if err != nil {
+			continue
+		}
+		id, err := mountID(fd, "")
+		unix.Close(fd)
+		return id, err
+	}
+	return mountID(root, "")
 }
 
 // mkpathIn creates the missing components of path inside root, the last
@@ -653,7 +702,7 @@ func (p *Pins) pinSysfs(e *Env, s *specs.Spec, dir string) error {
 	if e.Host == nil || (NSID{Dev: uint64(st.Dev), Ino: st.Ino}) != e.Host.Namespaces[specs.UserNamespace] {
 		return nil // owned by a user namespace the container's root may mount in
 	}
-	if err := writeNetSysctls(e, s.Linux, net); err != nil {
+	if err := writeNetSysctls(e, s.Linux, net, e.UserNSBase); err != nil {
 		return err
 	}
 	for j := range s.Mounts {
@@ -661,7 +710,9 @@ func (p *Pins) pinSysfs(e *Env, s *specs.Spec, dir string) error {
 		if m.Type != "sysfs" {
 			continue
 		}
-		point := filepath.Join(dir, "sysfs"+strconv.Itoa(j))
+		// "m..." like a bind source's pin: ReleasePinsIn and the sweep
+		// of private bundles detach it (run's pin releaser included).
+		point := filepath.Join(dir, "m-sysfs"+strconv.Itoa(j))
 		if err := p.mountSysfsIn(net, point); err != nil {
 			return fmt.Errorf("mounts[%d]: sysfs of the pod's network namespace: %w", j, err)
 		}
@@ -677,7 +728,11 @@ func (p *Pins) pinSysfs(e *Env, s *specs.Spec, dir string) error {
 // which the host-owned namespace refuses (EACCES). A CRI pod asks for
 // net.ipv4.ip_unprivileged_port_start this way (containerd 2's default),
 // without which its root could not bind port 80 in it.
-func writeNetSysctls(e *Env, l *specs.Linux, net int) error {
+//
+// Values that name group ids (net.ipv4.ping_group_range) are the
+// container's gids; written from the host they are read as host gids, so
+// they are translated through the container's mapping (base).
+func writeNetSysctls(e *Env, l *specs.Linux, net int, base uint32) error {
 	var keys []string
 	for k := range l.Sysctl {
 		if strings.HasPrefix(k, "net.") {
@@ -693,9 +748,17 @@ func writeNetSysctls(e *Env, l *specs.Linux, net int) error {
 			if strings.Contains(k, "/") || strings.Contains(k, "..") {
 				return fmt.Errorf("linux.sysctl.%s: not a sysctl name", k)
 			}
+			v := l.Sysctl[k]
+			if k == "net.ipv4.ping_group_range" {
+				var lo, hi uint32
+				if n, _ := fmt.Sscanf(v, "%d %d", &lo, &hi); n != 2 || lo > hi || hi >= IDRangeSize {
+					return fmt.Errorf("linux.sysctl.%s: %q is not a range of the container's gids", k, v)
+				}
+				v = fmt.Sprintf("%d %d", base+lo, base+hi)
+			}
 			f, err := os.OpenFile("/proc/sys/"+strings.ReplaceAll(k, ".", "/"), os.O_WRONLY|syscall.O_NOFOLLOW, 0)
 			if err == nil {
-				_, err = f.WriteString(l.Sysctl[k])
+				_, err = f.WriteString(v)
 				if cerr := f.Close(); err == nil {
 					err = cerr
 				}

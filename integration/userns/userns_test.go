@@ -15,6 +15,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -583,6 +584,75 @@ func TestRootfsSubmountsReadOnly(t *testing.T) {
 		c.Edit(func(s *specs.Spec) { s.Root.Path = rfs })
 		r := runh(c, cfg, "--runh-profile", profile, "run", "--bundle", c.Bundle, c.ID)
 		if r.Code != 0 || strings.TrimSpace(r.Stdout) != "refused" {
+			t.Fatalf("%s: code %d %q\n%s", profile, r.Code, r.Stdout, r.Stderr)
+		}
+	}
+}
+
+// TestHostOwnedNetns: a container that joins a network namespace the
+// host's user namespace owns (as a CRI pod's) gets runh's sysfs of it and
+// its net sysctls written by runh, group ids translated to its own
+// range; after `run`, nothing of it stays mounted.
+func TestHostOwnedNetns(t *testing.T) {
+	cfg := config(t)
+	harness.Prerequisites(t, rootfs, rootfsErr)
+	name := fmt.Sprintf("runh-userns-%d", os.Getpid())
+	if out, err := runCmd("ip", "netns", "add", name); err != nil {
+		t.Fatalf("ip netns add: %v %s", err, out)
+	}
+	defer runCmd("ip", "netns", "del", name)
+	c := newCtr(t, "sh", "-c", "cat /proc/sys/net/ipv4/ping_group_range; ls /sys/class/net")
+	c.Edit(func(s *specs.Spec) {
+		for i := range s.Linux.Namespaces {
+			if s.Linux.Namespaces[i].Type == specs.NetworkNamespace {
+				s.Linux.Namespaces[i].Path = "/var/run/netns/" + name
+			}
+		}
+		s.Linux.Sysctl = map[string]string{"net.ipv4.ping_group_range": "0 2147483647", "net.ipv4.ip_unprivileged_port_start": "0"}
+	})
+	r := runh(c, cfg, "run", "--bundle", c.Bundle, c.ID)
+	if got := strings.Fields(r.Stdout); r.Code != 0 || !slices.Equal(got, []string{"0", "65535", "lo"}) {
+		t.Fatalf("code %d %q, want the container's gids 0 65535 and the namespace's lo\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+	host, _ := runCmd("ip", "netns", "exec", name, "cat", "/proc/sys/net/ipv4/ping_group_range", "/proc/sys/net/ipv4/ip_unprivileged_port_start")
+	f := strings.Fields(string(host))
+	lo, _ := strconv.ParseUint(f[0], 10, 32)
+	hi, _ := strconv.ParseUint(f[1], 10, 32)
+	if len(f) != 3 || lo < poolBase+rangeSize || hi != lo+rangeSize-1 || f[2] != "0" {
+		t.Fatalf("in the namespace, as the host sees it: %q; want one container range and 0", host)
+	}
+	// run's pin releaser detaches runh's sysfs with the other pins.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		data, _ := os.ReadFile("/proc/self/mountinfo")
+		if !strings.Contains(string(data), "/"+c.ID+"/") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pins of %s still mounted after run", c.ID)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// TestMountPointBelowSubmount: a mount point that runc would have to make
+// below a rootfs submount (now read-only) is made by runh first.
+func TestMountPointBelowSubmount(t *testing.T) {
+	cfg := config(t)
+	rfs := privateRootfs(t, "")
+	sub := filepath.Join(rfs, "mnt")
+	if out, err := runCmd("mount", "-t", "tmpfs", "-o", "size=1m", "runh-test", sub); err != nil {
+		t.Fatalf("mount: %v %s", err, out)
+	}
+	defer runCmd("umount", "-l", sub)
+	for _, profile := range []string{"restricted", "userns"} {
+		c := newCtr(t, "sh", "-c", "grep -c ' /mnt/newdir ' /proc/self/mountinfo")
+		c.Edit(func(s *specs.Spec) {
+			s.Root.Path = rfs
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt/newdir", Type: "tmpfs", Source: "tmpfs", Options: []string{"size=1m"}})
+		})
+		r := runh(c, cfg, "--runh-profile", profile, "run", "--bundle", c.Bundle, c.ID)
+		if r.Code != 0 || strings.TrimSpace(r.Stdout) != "1" {
 			t.Fatalf("%s: code %d %q\n%s", profile, r.Code, r.Stdout, r.Stderr)
 		}
 	}

@@ -106,9 +106,61 @@ func (p *Pool) Slot(base uint32) (uint32, bool) {
 	return n, n > 0
 }
 
-// Contains reports whether any id of [start, start+size) is in the pool.
+// Contains reports whether any id of [start, start+size) is in the pool,
+// or in a pool another config allocated from on this node since boot (an
+// operator with two configs, or one that moved the base): all of them
+// are the userns profile's.
 func (p *Pool) Contains(start, size uint64) bool {
+	if p.contains(start, size) {
+		return true
+	}
+	for _, o := range p.recorded() {
+		if o.contains(start, size) {
+			return true
+		}
+	}
+	return false
+}
+
+func (p *Pool) contains(start, size uint64) bool {
 	return start < p.End() && start+size > uint64(p.Base)
+}
+
+// poolsFile lists the pools allocated from on this node: "BASE RANGES".
+const poolsFile = "pools"
+
+// recorded reads the pools file; a missing or unreadable one is empty.
+func (p *Pool) recorded() []Pool {
+	data, err := os.ReadFile(filepath.Join(p.Dir, poolsFile))
+	if err != nil {
+		return nil
+	}
+	var out []Pool
+	for _, l := range strings.Split(string(data), "\n") {
+		var o Pool
+		if n, _ := fmt.Sscanf(l, "%d %d", &o.Base, &o.Ranges); n == 2 {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// record adds this pool to the pools file (the lock held).
+func (p *Pool) record() error {
+	for _, o := range p.recorded() {
+		if o.Base == p.Base && o.Ranges == p.Ranges {
+			return nil
+		}
+	}
+	f, err := os.OpenFile(filepath.Join(p.Dir, poolsFile), os.O_CREATE|os.O_APPEND|os.O_WRONLY|syscall.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(f, "%d %d\n", p.Base, p.Ranges)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // HostOverlap names the first host account or delegated range (passwd,
@@ -177,6 +229,13 @@ func (p *Pool) Allocate(owner Owner) (uint32, error) {
 	busy, err := p.live(true)
 	if err != nil {
 		return 0, err
+	}
+	if err := p.record(); err != nil {
+		return 0, err
+	}
+	// Every pool's range 0 owns volume files: never a container's.
+	for _, o := range p.recorded() {
+		busy[o.Base] = Owner{}
 	}
 	free := uint32(0)
 	for n := uint32(1); n < p.Ranges && free == 0; n++ {

@@ -236,3 +236,27 @@ func TestJoinerKeepsRange(t *testing.T) {
 		t.Fatal("a directory without state.json keeps a range")
 	}
 }
+
+// TestPoolsOfOtherConfigs: a pool another config allocated from stays
+// reserved (Contains), and its volume range is never a container's.
+func TestPoolsOfOtherConfigs(t *testing.T) {
+	a := testPool(t, 4)
+	root := t.TempDir()
+	mkState(t, root, "x")
+	if _, err := a.Allocate(gone(root, "x")); err != nil {
+		t.Fatal(err)
+	}
+	// b starts one range below a: its range 1 would be a's volume range.
+	b := &Pool{Dir: a.Dir, Base: a.Base - RangeSize, Ranges: 4}
+	if !b.Contains(uint64(a.Base), 1) {
+		t.Fatal("another config's pool is not reserved")
+	}
+	mkState(t, root, "y")
+	got, err := b.Allocate(gone(root, "y"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got == a.Base {
+		t.Fatalf("b gave a container a's volume range %d", got)
+	}
+}
