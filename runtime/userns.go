@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -31,11 +30,21 @@ func (c *call) idRanges(id string, dry bool) (*idRanges, error) {
 
 func newIDRanges(cfg *profiles.Config, root, id string, dry bool) (*idRanges, error) {
 	pool := &idpool.Pool{Dir: filepath.Join(stateDir(), "userns"), Base: cfg.UsernsPoolBase, Ranges: cfg.UsernsPoolRanges}
-	owner, err := idpool.Self(root, id)
+	r := &idRanges{pool: pool, dry: dry}
+	var err error
+	if dry {
+		// Every create of every profile gets one (for the pool's bounds):
+		// no owner's start time to read from /proc unless a range is
+		// taken.
+		r.owner.ID = id
+		r.owner.Root, err = filepath.Abs(root)
+	} else {
+		r.owner, err = idpool.Self(root, id)
+	}
 	if err != nil {
 		return nil, err
 	}
-	return &idRanges{pool: pool, owner: owner, dry: dry}, nil
+	return r, nil
 }
 
 func (r *idRanges) Allocate() (uint32, error) {
@@ -122,31 +131,24 @@ func containerUserNS(l *specs.Linux) *specs.Linux {
 }
 
 // verifyUserNS (profiles with their own user namespaces): the init is in a
-// user namespace that is not the host's, its uid_map and gid_map are the
-// spec's (runh's choice, or the joined sandbox's), and its host uid and
-// gid are in that range. It reads the kernel's view, not the spec's.
+// user namespace that is not the host's, and its uid_map and gid_map are
+// the spec's (runh's choice, or the joined sandbox's). It reads the
+// kernel's view, not the spec's; VerifyProcess has already found the
+// init's host ids to be the spec's ids through these mappings.
 func verifyUserNS(pid int, s *specs.Spec, host *sandbox.Host) error {
-	ns, err := sandbox.StatNS(fmt.Sprintf("/proc/%d/ns/user", pid))
+	got, err := sandbox.ReadUserNS(pid)
 	if err != nil {
 		return err
 	}
-	if ns == host.Namespaces[specs.UserNamespace] {
+	if got.NS == host.Namespaces[specs.UserNamespace] {
 		return fmt.Errorf("the init is in the host's user namespace")
 	}
 	for _, m := range []struct {
-		file string
-		want []specs.LinuxIDMapping
-	}{{"uid_map", s.Linux.UIDMappings}, {"gid_map", s.Linux.GIDMappings}} {
-		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/%s", pid, m.file))
-		if err != nil {
-			return err
-		}
-		got, err := sandbox.ParseIDMap(string(data))
-		if err != nil {
-			return err
-		}
-		if !slices.Equal(got, m.want) {
-			return fmt.Errorf("%s is %q, want %v", m.file, strings.TrimSpace(string(data)), m.want)
+		file      string
+		got, want []specs.LinuxIDMapping
+	}{{"uid_map", got.UID, s.Linux.UIDMappings}, {"gid_map", got.GID, s.Linux.GIDMappings}} {
+		if !slices.Equal(m.got, m.want) {
+			return fmt.Errorf("%s is %v, want %v", m.file, m.got, m.want)
 		}
 	}
 	return nil

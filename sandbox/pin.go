@@ -145,13 +145,11 @@ func (p *Pins) pin(e *Env, field, path, point string, recursive bool) error {
 		return fmt.Errorf("%s: clone %s: %w", field, want, err)
 	}
 	defer unix.Close(tree)
-	if field == "root.path" {
-		if e.UserNSBase != 0 && ownImage(e, have) {
-			if p.rootIDMapped, err = idmapRootfs(e, tree); err != nil {
-				return fmt.Errorf("%s: %w", field, err)
-			}
-		} else if e.UserNSBase != 0 {
+	if field == "root.path" && e.UserNSBase != 0 {
+		if !ownImage(e, have) {
 			e.changed("root.path", "not idmapped (outside the bundle, so not the container's own image): files show as nobody inside")
+		} else if p.rootIDMapped, err = idmapRootfs(e, tree); err != nil {
+			return fmt.Errorf("%s: %w", field, err)
 		}
 	}
 	var st unix.Stat_t
@@ -573,7 +571,7 @@ func mountID(dir int, path string) (uint64, error) {
 func nearestMountID(root int, path string) (uint64, error) {
 	parts := strings.Split(strings.TrimPrefix(path, "/"), "/")
 	for j := len(parts); j > 0; j-- {
-		fd, err := unix.Openat2(root, strings.Join(parts[:j], "/"), &unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS})
+		fd, err := openInRoot(root, parts[:j], 0)
 		if err != nil {
 			continue
 		}
@@ -584,14 +582,20 @@ func nearestMountID(root int, path string) (uint64, error) {
 	return mountID(root, "")
 }
 
+// openInRoot opens the path of components parts, O_PATH plus flags,
+// resolved inside root: a symlink in it cannot lead out.
+func openInRoot(root int, parts []string, flags uint64) (int, error) {
+	return unix.Openat2(root, strings.Join(parts, "/"), &unix.OpenHow{
+		Flags: unix.O_PATH | unix.O_CLOEXEC | flags, Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS})
+}
+
 // mkpathIn creates the missing components of path inside root, the last
 // one a file if file is set. A component that exists in any form (a
 // symlink to nowhere included) ends the walk: runc resolves it itself.
 func mkpathIn(root int, path string, file bool) error {
-	how := &unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS}
 	parts := strings.Split(strings.TrimPrefix(path, "/"), "/")
 	for j := range parts {
-		fd, err := unix.Openat2(root, strings.Join(parts[:j+1], "/"), how)
+		fd, err := openInRoot(root, parts[:j+1], 0)
 		if err == nil {
 			unix.Close(fd)
 			continue
@@ -601,9 +605,7 @@ func mkpathIn(root int, path string, file bool) error {
 		}
 		parent := root
 		if j > 0 {
-			dh := *how
-			dh.Flags |= unix.O_DIRECTORY
-			if parent, err = unix.Openat2(root, strings.Join(parts[:j], "/"), &dh); err != nil {
+			if parent, err = openInRoot(root, parts[:j], unix.O_DIRECTORY); err != nil {
 				return err
 			}
 			defer unix.Close(parent)

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -247,7 +246,7 @@ var RuleSysctls = Rule{
 				continue
 			}
 			if limit, ok := UserNSLimits[k]; ok && e.Policy.UserNS {
-				if n, err := strconv.ParseUint(s.Linux.Sysctl[k], 10, 32); err != nil || n > limit {
+				if !withinUserNSLimit(k, s.Linux.Sysctl[k]) {
 					return deny("linux.sysctl."+k, "%q is above the profile's limit %d for a container's user namespace", s.Linux.Sysctl[k], limit)
 				}
 				continue

@@ -55,8 +55,10 @@ type ProcUserNS struct {
 	UID, GID []specs.LinuxIDMapping
 }
 
-// readProcUserNS reads /proc/<pid>/ns/user and its uid_map and gid_map.
-func readProcUserNS(pid int) (ProcUserNS, error) {
+// ReadUserNS reads /proc/<pid>/ns/user and its uid_map and gid_map: the
+// rules judge a pod sandbox by it, and the post-create verification the
+// container's init.
+func ReadUserNS(pid int) (ProcUserNS, error) {
 	var out ProcUserNS
 	dir := "/proc/" + strconv.Itoa(pid)
 	ns, err := StatNS(dir + "/ns/user")
@@ -187,7 +189,7 @@ var RuleUserNamespace = Rule{
 		if pid, ok := podSandboxPid(l); ok {
 			read := e.Host.ReadProcUserNS
 			if read == nil {
-				read = readProcUserNS
+				read = ReadUserNS
 			}
 			// A process whose user namespace cannot be read is no runh
 			// sandbox to join: the container gets a range of its own, and
@@ -274,7 +276,7 @@ var CheckUserNamespace = Check{
 			return deny("linux.namespaces", "no user namespace with mappings: root and capabilities would be the host's")
 		}
 		for k, limit := range UserNSLimits {
-			if n, err := strconv.ParseUint(s.Linux.Sysctl[k], 10, 32); err != nil || n > limit {
+			if !withinUserNSLimit(k, s.Linux.Sysctl[k]) {
 				return deny("linux.sysctl."+k, "%q: want at most %d (the container's user-namespace limit)", s.Linux.Sysctl[k], limit)
 			}
 		}
@@ -333,14 +335,20 @@ func clampPingGroupRange(e *Env, l *specs.Linux) {
 	e.changed("linux.sysctl."+key, "%q -> %q: the user namespace maps gids 0-%d", v, l.Sysctl[key], IDRangeSize-1)
 }
 
+// withinUserNSLimit reports whether v is a plain decimal no higher than
+// the UserNSLimits value of k (false for a key with no limit).
+func withinUserNSLimit(k, v string) bool {
+	limit, ok := UserNSLimits[k]
+	n, err := strconv.ParseUint(v, 10, 32)
+	return ok && err == nil && n <= limit
+}
+
 // setUserNSLimits sets UserNSLimits, keeping a client's lower value.
 func setUserNSLimits(e *Env, l *specs.Linux) {
 	for _, k := range slices.Sorted(maps.Keys(UserNSLimits)) {
 		limit := UserNSLimits[k]
-		if v, ok := l.Sysctl[k]; ok {
-			if n, err := strconv.ParseUint(v, 10, 32); err == nil && n <= limit {
-				continue
-			}
+		if v, ok := l.Sysctl[k]; ok && withinUserNSLimit(k, v) {
+			continue
 		}
 		if l.Sysctl == nil {
 			l.Sysctl = map[string]string{}
