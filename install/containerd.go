@@ -54,6 +54,9 @@ func editContainerd(src []byte, o Options) ([]byte, error) {
 		return nil, fmt.Errorf(`"version" = %d: runh edits containerd config versions 2, 3 and 4`, version)
 	}
 	rt := append(append([]string{}, base...), o.Name)
+	if o.Remove {
+		return removeHandler(d, old, base, rt)
+	}
 	opts := append(append([]string{}, rt...), "options")
 	edits := []tomlEdit{
 		{rt, "runtime_type", "io.containerd.runc.v2"},
@@ -120,4 +123,57 @@ func installedContainerdConfigVersion() int64 {
 		return 3
 	}
 	return 2
+}
+
+// removeHandler deletes the [...runtimes.NAME] table and its subtables, and
+// proves that nothing else changed. A handler written another way (inline,
+// dotted keys in its parent) is refused rather than half removed, and so is
+// the default handler: containerd would refuse to start without it.
+func removeHandler(d *tomlDoc, old map[string]any, base, rt []string) ([]byte, error) {
+	if _, ok := lookup(old, rt...); !ok {
+		return d.src, nil
+	}
+	if def, _ := lookup(old, append(append([]string{}, base[:len(base)-1]...), "default_runtime_name")...); def == rt[len(rt)-1] {
+		return nil, fmt.Errorf("%q is containerd's default_runtime_name: make another handler the default first", def)
+	}
+	bs, err := d.blocks()
+	if err != nil {
+		return nil, err
+	}
+	for i := len(bs) - 1; i > 0; i-- {
+		if !hasPrefix(bs[i].key, rt) {
+			continue
+		}
+		end := len(d.src)
+		if i+1 < len(bs) {
+			end = bs[i+1].start
+		}
+		d.splice(bs[i].start, end, "")
+	}
+	got, err := decodeTOML(d.src)
+	if err != nil {
+		return nil, err
+	}
+	// want: the old file without the handler, and without the tables
+	// that only held it (implicit [a.b] parents of its header).
+	want := old
+	for i := len(rt); i > 0; i-- {
+		parent, _ := lookup(want, rt[:i-1]...)
+		if i == 1 {
+			parent = want
+		}
+		m, ok := parent.(map[string]any)
+		if !ok {
+			break
+		}
+		child, _ := m[rt[i-1]].(map[string]any)
+		if _, kept := lookup(got, rt[:i]...); i < len(rt) && (len(child) > 0 || kept) {
+			break
+		}
+		delete(m, rt[i-1])
+	}
+	if err := checkOnly(got, want); err != nil {
+		return nil, fmt.Errorf("handler %q is not written as runh install writes it (a [table] of its own); remove it by hand: %w", rt[len(rt)-1], err)
+	}
+	return d.src, nil
 }

@@ -24,6 +24,9 @@ type Options struct {
 	Path   string // runh's absolute path, as the engine will exec it
 	// SetDefault also makes runh the engine's default runtime.
 	SetDefault bool
+	// Remove unregisters Name instead (containerd only): the uninstall
+	// step of runh's Kubernetes installer.
+	Remove bool
 	// ConfigVersion is containerd's config version for a file that does not
 	// exist yet (2 for containerd 1.x, 3 or 4 for 2.x); 0 picks by the
 	// installed containerd.
@@ -96,6 +99,12 @@ func Run(o Options, dryRun bool) (*Result, error) {
 	if o.Path == "" || o.Path[0] != '/' {
 		return nil, fmt.Errorf("%w: --path %q: must be absolute, the engine execs it", ErrBadOption, o.Path)
 	}
+	if o.Remove && o.SetDefault {
+		return nil, fmt.Errorf("%w: --remove and --set-default together", ErrBadOption)
+	}
+	if o.Remove && o.Engine != "containerd" {
+		return nil, fmt.Errorf("%w: --remove: only containerd's handlers are removed by runh; edit %s's config by hand", ErrBadOption, o.Engine)
+	}
 	if o.Config == "" {
 		o.Config = eng.defaultConfig
 	}
@@ -107,6 +116,8 @@ func Run(o Options, dryRun bool) (*Result, error) {
 	switch {
 	case err == nil:
 		res.Before = src
+	case errors.Is(err, os.ErrNotExist) && o.Remove:
+		return res, nil
 	case errors.Is(err, os.ErrNotExist):
 	default:
 		return nil, fmt.Errorf("%w: %w", ErrBadConfig, err)
@@ -116,7 +127,7 @@ func Run(o Options, dryRun bool) (*Result, error) {
 		return nil, fmt.Errorf("%w %s: %w", ErrBadConfig, o.Config, err)
 	}
 	res.After = after
-	res.Changed = res.Before == nil || !bytes.Equal(res.Before, after)
+	res.Changed = (res.Before == nil && !o.Remove) || !bytes.Equal(res.Before, after)
 	if !res.Changed || dryRun {
 		return res, nil
 	}

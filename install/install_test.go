@@ -297,3 +297,80 @@ func TestInstallDryRunWritesNothing(t *testing.T) {
 		t.Fatalf("dry run: changed=%v backup=%q", res.Changed, res.Backup)
 	}
 }
+
+// TestRemoveHandler: install then remove gives back the original file byte
+// for byte (for each real config), and removal refuses what it cannot undo
+// cleanly.
+func TestRemoveHandler(t *testing.T) {
+	for _, td := range []string{"containerd-1.6-default.toml", "containerd-2.4-default.toml", "debian-containerd-config.toml", "recipes-containerd2-config.toml"} {
+		t.Run(td, func(t *testing.T) {
+			p := copyConfig(t, td, "config.toml")
+			orig, _ := os.ReadFile(p)
+			for _, n := range []string{"runh", "runh-edge"} {
+				if _, err := Run(Options{Engine: "containerd", Config: p, Name: n, Path: runhPath, Now: fixedNow}, false); err != nil {
+					t.Fatal(err)
+				}
+			}
+			res, err := Run(Options{Engine: "containerd", Config: p, Name: "runh", Path: runhPath, Remove: true, Now: fixedNow}, false)
+			if err != nil || !res.Changed {
+				t.Fatalf("remove: changed=%v err=%v", res != nil && res.Changed, err)
+			}
+			got, _ := os.ReadFile(p)
+			if strings.Contains(string(got), "runtimes.runh]") || !strings.Contains(string(got), "runtimes.runh-edge]") {
+				t.Fatalf("runh not removed, or runh-edge lost:\n%s", got)
+			}
+			if _, err := Run(Options{Engine: "containerd", Config: p, Name: "runh-edge", Path: runhPath, Remove: true, Now: fixedNow}, false); err != nil {
+				t.Fatal(err)
+			}
+			got, _ = os.ReadFile(p)
+			a, _ := decodeTOML(orig)
+			b, _ := decodeTOML(got)
+			if !reflect.DeepEqual(a, b) {
+				t.Fatalf("install+remove changed the config:\n%s\nwant\n%s", got, orig)
+			}
+			if line, ok := isSubsequence(nonBlank(orig), nonBlank(got)); !ok {
+				t.Fatalf("install+remove lost line %q", line)
+			}
+			// Removing what is not there changes nothing.
+			res, err = Run(Options{Engine: "containerd", Config: p, Name: "runh", Path: runhPath, Remove: true, Now: fixedNow}, false)
+			if err != nil || res.Changed {
+				t.Fatalf("second remove: changed=%v err=%v", res.Changed, err)
+			}
+		})
+	}
+	for _, tc := range []struct {
+		name, src string
+		o         Options
+	}{
+		{"default handler", "version = 3\n[plugins.\"io.containerd.cri.v1.runtime\".containerd]\n  default_runtime_name = \"runh\"\n[plugins.\"io.containerd.cri.v1.runtime\".containerd.runtimes.runh]\n  runtime_type = \"io.containerd.runc.v2\"\n", Options{Name: "runh"}},
+		{"inline handler", "version = 3\n[plugins.\"io.containerd.cri.v1.runtime\".containerd.runtimes]\n  runh = {runtime_type = \"io.containerd.runc.v2\"}\n", Options{Name: "runh"}},
+		{"docker", "{}", Options{Engine: "docker", Name: "runh"}},
+		{"with set-default", "version = 3\n", Options{Name: "runh", SetDefault: true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "config")
+			os.WriteFile(p, []byte(tc.src), 0o644)
+			o := tc.o
+			if o.Engine == "" {
+				o.Engine = "containerd"
+			}
+			o.Config, o.Path, o.Remove = p, runhPath, true
+			if _, err := Run(o, false); err == nil {
+				t.Fatal("removed")
+			}
+			if got, _ := os.ReadFile(p); string(got) != tc.src {
+				t.Fatalf("refused removal changed the file:\n%s", got)
+			}
+		})
+	}
+}
+
+func nonBlank(b []byte) []string {
+	var out []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.TrimSpace(l) != "" {
+			out = append(out, l)
+		}
+	}
+	return out
+}

@@ -18,6 +18,7 @@ func installCommand(inv *Invocation) *ownCommand {
 		name:  "install",
 		usage: "register runh with docker, containerd or podman (edits the engine's config)",
 		help: `runh install docker|containerd|podman [--config PATH] [--name runh] [--path PATH] [--profile NAME] [--set-default] [--dry-run]
+   runh install containerd --remove [--config PATH] [--name runh | --profile NAME] [--dry-run]
 
    docker      daemon.json "runtimes": docker run --runtime runh ...
    containerd  a CRI runtime handler (io.containerd.runc.v2 shim, BinaryName =
@@ -37,6 +38,11 @@ func installCommand(inv *Invocation) *ownCommand {
    cluster can offer RuntimeClasses runh and runh-edge, and Docker
    --runtime runh-edge.
 
+   --remove unregisters the handler (containerd only; the uninstall step
+   of deploy/kubernetes): its [...runtimes.NAME] tables are deleted and
+   nothing else; the default handler is refused. Binaries and symlinks
+   are left to the caller: running containers still need them.
+
    # runh install containerd --dry-run | diff /etc/containerd/config.toml -
    # runh install docker --set-default
    # runh install containerd --profile edge`,
@@ -48,6 +54,7 @@ func installCommand(inv *Invocation) *ownCommand {
 			fs.IntVar(&o.ConfigVersion, "config-version", 0, "containerd only: version (2, 3 or 4) for a config file that does not exist yet (default: by the installed containerd)")
 			fs.BoolVar(&dryRun, "dry-run", false, "print the new file on stdout; write nothing")
 			fs.StringVar(&profile, "profile", "", "register profile NAME as runtime runh-NAME (a symlink next to runh)")
+			fs.BoolVar(&o.Remove, "remove", false, "containerd only: unregister the handler (--name, or runh-NAME for --profile) instead")
 		},
 		run: func(fs *flag.FlagSet) error {
 			if fs.NArg() != 1 {
@@ -60,7 +67,12 @@ func installCommand(inv *Invocation) *ownCommand {
 					return fmt.Errorf("install: find runh's own path (give --path): %w", err)
 				}
 			}
-			if profile != "" {
+			switch {
+			case profile != "" && o.Remove:
+				if o.Name == "runh" {
+					o.Name = handlerPrefix + profile
+				}
+			case profile != "":
 				if err := installProfileLink(&o, inv.Globals, profile, dryRun); err != nil {
 					return err
 				}
@@ -76,6 +88,22 @@ func installCommand(inv *Invocation) *ownCommand {
 }
 
 func reportInstall(o install.Options, res *install.Result, dryRun bool) {
+	if o.Remove {
+		switch {
+		case dryRun:
+			os.Stdout.Write(res.After)
+			fmt.Fprintf(os.Stderr, "runh install: dry run: %s: remove %q: changed=%v; nothing written\n", res.Config, o.Name, res.Changed)
+		case !res.Changed:
+			fmt.Printf("%s does not register %q; nothing changed\n", res.Config, o.Name)
+		default:
+			fmt.Printf("removed runtime %q from %s\n", o.Name, res.Config)
+			if res.Backup != "" {
+				fmt.Printf("backup: %s\n", res.Backup)
+			}
+			fmt.Printf("to apply: %s\n", res.Restart)
+		}
+		return
+	}
 	switch {
 	case dryRun:
 		os.Stdout.Write(res.After)

@@ -74,17 +74,23 @@ func stripComments(doc string) string {
 	return b.String()
 }
 
+// TestRuntimeClass: runh and one class per profile the installer
+// registers (RUNH_PROFILES), each naming its own handler and selecting
+// installed nodes.
 func TestRuntimeClass(t *testing.T) {
 	objs := decodeAll(t, "runtimeclass.yaml")
-	if len(objs) != 1 {
-		t.Fatalf("%d objects", len(objs))
+	want := []string{handler, handler + "-edge", handler + "-userns"}
+	if len(objs) != len(want) {
+		t.Fatalf("%d objects, want %v", len(objs), want)
 	}
-	rc := objs[0].(*nodev1.RuntimeClass)
-	if rc.Name != "runh" || rc.Handler != handler {
-		t.Errorf("name %q handler %q, want runh/%s", rc.Name, rc.Handler, handler)
-	}
-	if rc.Scheduling == nil || rc.Scheduling.NodeSelector[nodeLabel] != "true" {
-		t.Errorf("scheduling.nodeSelector must require %s=true (set by the installer)", nodeLabel)
+	for i, o := range objs {
+		rc := o.(*nodev1.RuntimeClass)
+		if rc.Name != want[i] || rc.Handler != want[i] {
+			t.Errorf("name %q handler %q, want %s/%s", rc.Name, rc.Handler, want[i], want[i])
+		}
+		if rc.Scheduling == nil || rc.Scheduling.NodeSelector[nodeLabel] != "true" {
+			t.Errorf("%s: scheduling.nodeSelector must require %s=true (set by the installer)", rc.Name, nodeLabel)
+		}
 	}
 }
 
@@ -115,9 +121,11 @@ func TestInstallerDaemonSet(t *testing.T) {
 	if binding.RoleRef.Name != role.Name || len(binding.Subjects) != 1 || binding.Subjects[0].Name != sa.Name || binding.Subjects[0].Namespace != sa.Namespace {
 		t.Errorf("binding %+v does not bind %s to %s", binding, role.Name, sa.Name)
 	}
-	// Least privilege: get and patch on nodes (the label), nothing else.
-	if len(role.Rules) != 1 || strings.Join(role.Rules[0].Resources, ",") != "nodes" || strings.Join(role.Rules[0].Verbs, ",") != "get,patch" {
-		t.Errorf("ClusterRole rules %+v, want only get/patch on nodes", role.Rules)
+	// Least privilege: get and patch on nodes (the label), list on pods
+	// (uninstall's check for runh pods), nothing else.
+	if len(role.Rules) != 2 || strings.Join(role.Rules[0].Resources, ",") != "nodes" || strings.Join(role.Rules[0].Verbs, ",") != "get,patch" ||
+		strings.Join(role.Rules[1].Resources, ",") != "pods" || strings.Join(role.Rules[1].Verbs, ",") != "list" {
+		t.Errorf("ClusterRole rules %+v, want only get/patch on nodes and list on pods", role.Rules)
 	}
 	if !spec.HostPID {
 		t.Error("hostPID is needed to restart containerd in the host's namespaces")
@@ -175,10 +183,14 @@ func TestInstallerDaemonSet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"LABEL=" + nodeLabel, "runh install containerd", "for f in runh-core runh-init runc runh; do", `--path "$RUNH_HOST_DIR/runh"`, "systemctl restart containerd", "kubectl label node"} {
+	for _, want := range []string{"LABEL=" + nodeLabel, "runh install containerd", "for f in runh-core runh-init runc runh; do", `--path "$RUNH_HOST_DIR/$h"`, "systemctl restart containerd", "kubectl label node"} {
 		if !bytes.Contains(script, []byte(want)) {
 			t.Errorf("install.sh does not contain %q", want)
 		}
+	}
+	// Every class but runh is a profile the installer registers.
+	if env["RUNH_PROFILES"].Value != "edge userns" {
+		t.Errorf("RUNH_PROFILES %q, want the profiles runtimeclass.yaml offers: edge userns", env["RUNH_PROFILES"].Value)
 	}
 	if len(c.Command) != 1 || c.Command[0] != "/installer/install.sh" {
 		t.Errorf("command %v", c.Command)

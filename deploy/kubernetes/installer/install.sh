@@ -1,40 +1,159 @@
 #!/bin/sh
 # runh node installer: runs in the DaemonSet in ../installer.yaml.
-# Inputs (env): NODE_NAME, RUNH_HOST_DIR (/opt/runh/bin), CONTAINERD_CONFIG
-# (/etc/containerd/config.toml); the host's directories are mounted under
-# /host. Fails loudly: a node is labelled only when every step worked.
+# Inputs (env):
+#   NODE_NAME           the node (downward API spec.nodeName)
+#   RUNH_ACTION         install (default) or uninstall
+#   RUNH_HOST_DIR       where the binaries go on the host (/opt/runh/bin)
+#   CONTAINERD_CONFIG   the host's containerd config (/etc/containerd/config.toml)
+#   RUNH_PROFILES       profiles registered as handlers runh-NAME besides
+#                       runh (default "edge userns"; "" for none)
+#   CONTAINERD_RESTART  auto (default), systemd, pidfile or none: how
+#                       containerd is made to read its config (below)
+#   CONTAINERD_PIDFILE  for pidfile: containerd's pid file on the host
+#                       (/run/containerd.pid)
+# The host's directories are mounted under /host. Fails loudly: a node is
+# labelled only when every step worked.
 set -eu
 : "${NODE_NAME:?NODE_NAME must be set (downward API spec.nodeName)}"
+RUNH_ACTION=${RUNH_ACTION:-install}
 RUNH_HOST_DIR=${RUNH_HOST_DIR:-/opt/runh/bin}
 CONTAINERD_CONFIG=${CONTAINERD_CONFIG:-/etc/containerd/config.toml}
+RUNH_PROFILES=${RUNH_PROFILES-edge userns}
+CONTAINERD_RESTART=${CONTAINERD_RESTART:-auto}
+CONTAINERD_PIDFILE=${CONTAINERD_PIDFILE:-/run/containerd.pid}
 LABEL=runh.dev/installed
+HOST=${HOST_ROOT:-/host}
 
 log() { echo "runh-installer: $*" >&2; }
+die() { log "$*"; exit 1; }
 
-# 1. Binaries, each replaced atomically (a running containerd may be
-#    executing the old runh at this moment); the front (runh) last, so it
-#    never runs with an older runh-core.
-for f in runh-core runh-init runc runh; do
-	cp "/runh/$f" "/host$RUNH_HOST_DIR/.$f.new"
-	chmod 0755 "/host$RUNH_HOST_DIR/.$f.new"
-	mv -f "/host$RUNH_HOST_DIR/.$f.new" "/host$RUNH_HOST_DIR/$f"
-done
-log "copied runh, runh-core, runh-init and runc to $RUNH_HOST_DIR"
+# restart_containerd makes containerd re-read its config. Running
+# containers keep running: their shims are separate processes.
+#   systemd: systemctl in the host's namespaces (PID 1 is systemd).
+#   pidfile: SIGTERM to the pid in CONTAINERD_PIDFILE; the node's
+#            supervisor (OpenRC's supervise-daemon, runit, s6, or the test
+#            harness's) must start it again, and a new live pid must
+#            appear there within 60s.
+#   auto:    systemd if the host's PID 1 is systemd, else pidfile if the
+#            pid file exists, else fail.
+restart_containerd() {
+	method=$CONTAINERD_RESTART
+	if [ "$method" = auto ]; then
+		if [ "$(cat /proc/1/comm 2>/dev/null)" = systemd ]; then
+			method=systemd
+		elif [ -f "/proc/1/root$CONTAINERD_PIDFILE" ]; then
+			method=pidfile
+		else
+			die "cannot restart containerd: the host's PID 1 is not systemd and /proc/1/root$CONTAINERD_PIDFILE does not exist; set CONTAINERD_RESTART (systemd, pidfile with CONTAINERD_PIDFILE, none) in the DaemonSet"
+		fi
+	fi
+	case "$method" in
+	systemd)
+		nsenter --target 1 --mount --uts --ipc --net --pid -- systemctl restart containerd ||
+			die "could not restart containerd with systemctl; restart it by hand, then delete this pod"
+		;;
+	pidfile)
+		old=$(cat "/proc/1/root$CONTAINERD_PIDFILE") || die "cannot read $CONTAINERD_PIDFILE"
+		case "$old" in '' | *[!0-9]*) die "$CONTAINERD_PIDFILE holds \"$old\", not a pid" ;; esac
+		[ "$(cat "/proc/$old/comm" 2>/dev/null)" = containerd ] ||
+			die "pid $old from $CONTAINERD_PIDFILE is not containerd (hostPID is needed)"
+		kill -TERM "$old"
+		i=0
+		while :; do
+			new=$(cat "/proc/1/root$CONTAINERD_PIDFILE" 2>/dev/null || true)
+			if [ -n "$new" ] && [ "$new" != "$old" ] && [ "$(cat "/proc/$new/comm" 2>/dev/null)" = containerd ]; then
+				break
+			fi
+			i=$((i + 1))
+			[ "$i" -le 120 ] || die "containerd (pid $old) was stopped but no supervisor started it again within 60s: start it by hand"
+			sleep 0.5
+		done
+		log "containerd restarted by its supervisor: pid $old -> $new"
+		;;
+	none)
+		log "CONTAINERD_RESTART=none: restart containerd yourself for the change to take effect"
+		;;
+	*) die "CONTAINERD_RESTART=$method: want auto, systemd, pidfile or none" ;;
+	esac
+}
 
-# 2. Register the CRI handler "runh" (idempotent; prints what it did).
-/runh/runh install containerd --config "/host$CONTAINERD_CONFIG" --path "$RUNH_HOST_DIR/runh" >&2
+# Every handler this installer manages: runh and runh-PROFILE.
+handlers() {
+	echo runh
+	for p in $RUNH_PROFILES; do echo "runh-$p"; done
+}
 
-# 3. Restart containerd in the host's namespaces. Running containers keep
-#    running: their shims are separate processes.
-if ! nsenter --target 1 --mount --uts --ipc --net --pid -- systemctl restart containerd; then
-	log "could not restart containerd with systemctl; restart it by hand, then delete this pod"
-	exit 1
-fi
-log "restarted containerd"
+install() {
+	# 1. Binaries, each replaced atomically (a running containerd may be
+	#    executing the old runh at this moment): the new file is written
+	#    beside the old one and renamed over it; the front (runh) last, so
+	#    it never runs with an older runh-core.
+	mkdir -p "$HOST$RUNH_HOST_DIR"
+	for f in runh-core runh-init runc runh; do
+		cp "/runh/$f" "$HOST$RUNH_HOST_DIR/.$f.new"
+		chmod 0755 "$HOST$RUNH_HOST_DIR/.$f.new"
+		mv -f "$HOST$RUNH_HOST_DIR/.$f.new" "$HOST$RUNH_HOST_DIR/$f"
+	done
+	# runh run as runh-NAME uses profile NAME: a relative symlink, valid on
+	# the host.
+	for p in $RUNH_PROFILES; do
+		ln -sfn runh "$HOST$RUNH_HOST_DIR/.runh-$p.new"
+		mv -f "$HOST$RUNH_HOST_DIR/.runh-$p.new" "$HOST$RUNH_HOST_DIR/runh-$p"
+	done
+	log "installed runh $("$HOST$RUNH_HOST_DIR/runh" --version 2>/dev/null | head -n 1) in $RUNH_HOST_DIR"
 
-# 4. Label the node for the RuntimeClass's nodeSelector.
-kubectl label node "$NODE_NAME" "$LABEL=true" --overwrite >&2
-log "labelled node $NODE_NAME $LABEL=true"
+	# 2. Register the CRI handlers (idempotent; prints what it did).
+	before=$(cat "$HOST$CONTAINERD_CONFIG" 2>/dev/null || true)
+	for h in $(handlers); do
+		/runh/runh install containerd --config "$HOST$CONTAINERD_CONFIG" --name "$h" --path "$RUNH_HOST_DIR/$h" >&2
+	done
+
+	# 3. Make containerd read it, if it changed.
+	if [ "$before" != "$(cat "$HOST$CONTAINERD_CONFIG")" ]; then
+		restart_containerd
+	else
+		log "containerd's config already registers $(handlers | tr '\n' ' ')"
+	fi
+
+	# 4. Label the node for the RuntimeClasses' nodeSelector.
+	kubectl label node "$NODE_NAME" "$LABEL=true" --overwrite >&2
+	log "labelled node $NODE_NAME $LABEL=true"
+}
+
+# uninstall undoes install, in the order that keeps the node working: no
+# new runh pods (label), no handlers (containerd), then the binaries, which
+# are kept while any runh container is still on the node (its shim runs
+# runh to stop and delete it).
+uninstall() {
+	kubectl label node "$NODE_NAME" "$LABEL-" >&2 || true
+	log "removed label $LABEL from node $NODE_NAME"
+	before=$(cat "$HOST$CONTAINERD_CONFIG" 2>/dev/null || true)
+	for h in $(handlers); do
+		/runh/runh install containerd --remove --config "$HOST$CONTAINERD_CONFIG" --name "$h" >&2
+	done
+	if [ "$before" != "$(cat "$HOST$CONTAINERD_CONFIG" 2>/dev/null || true)" ]; then
+		restart_containerd
+	fi
+	busy=$(kubectl get pods -A --field-selector "spec.nodeName=$NODE_NAME,status.phase=Running" \
+		-o jsonpath='{range .items[*]}{.spec.runtimeClassName}{" "}{.metadata.namespace}{"/"}{.metadata.name}{"\n"}{end}' |
+		grep -E '^runh(-[a-z0-9-]+)? ' || true)
+	if [ -n "$busy" ]; then
+		log "runh's handlers are removed, but these pods still run on runh; its binaries stay in $RUNH_HOST_DIR until they are gone (then re-run uninstall):"
+		echo "$busy" >&2
+	else
+		for f in runh runh-core runh-init runc; do rm -f "$HOST$RUNH_HOST_DIR/$f"; done
+		for h in $(handlers); do [ "$h" = runh ] || rm -f "$HOST$RUNH_HOST_DIR/$h"; done
+		rmdir "$HOST$RUNH_HOST_DIR" 2>/dev/null || true
+		log "removed runh's binaries from $RUNH_HOST_DIR"
+	fi
+}
+
+case "$RUNH_ACTION" in
+install) install ;;
+uninstall) uninstall ;;
+*) die "RUNH_ACTION=$RUNH_ACTION: want install or uninstall" ;;
+esac
 
 # Stay, so the DaemonSet does not restart the pod; a rollout re-runs it.
-exec sleep infinity
+log "done; sleeping (a rollout of a new image or env re-runs this)"
+exec sleep 2147483647
