@@ -16,7 +16,7 @@ E2E_BINS := bin/crictl bin/containerd2/containerd
 TESTTAGS := -tags runhtest
 SOURCES := $(shell find . -name '*.go' -not -path './_build/*') go.mod go.sum
 
-.PHONY: all build demo test unit integration vet deps clean generate bench bench-go bench-clients cross fuzz conformance e2e
+.PHONY: all build demo test unit integration vet deps clean generate bench bench-go bench-clients cross fuzz conformance e2e k8s-build k8s-up k8s-down e2e-k8s
 
 all: build
 
@@ -79,6 +79,49 @@ bin/containerd2/containerd:
 		github.com/containerd/containerd/v2/cmd/containerd@$(CONTAINERD2_VERSION) \
 		github.com/containerd/containerd/v2/cmd/ctr@$(CONTAINERD2_VERSION) \
 		github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2@$(CONTAINERD2_VERSION)
+
+# A single-node Kubernetes cluster (root): etcd, kube-apiserver,
+# controller-manager, scheduler, kubelet and kube-proxy, built from the Go
+# module proxy (integration/k8s/go.mod pins Kubernetes and etcd), on
+# containerd 2.4.2 with the CNI bridge. runh goes in through the installer
+# DaemonSet (deploy/kubernetes). The first build takes long (see README);
+# later ones use the Go build cache. k8s-up reuses a running cluster and
+# prints export KUBECONFIG=... last; k8s-down removes everything it made.
+K8S_MOD  := integration/k8s
+K8S_CMDS := k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
+	k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy \
+	k8s.io/kubernetes/cmd/kubectl
+# The version the binaries report (the kubelet's node version, kubectl
+# version); a build from the module proxy has no git tree to read it from.
+K8S_VERSION := $(shell awk '$$1 == "k8s.io/kubernetes" && $$2 ~ /^v/ { print $$2; exit }' $(K8S_MOD)/go.mod)
+K8S_LDFLAGS := -s -w $(foreach p,k8s.io/component-base/version k8s.io/client-go/pkg/version,\
+	-X $(p).gitVersion=$(K8S_VERSION) -X $(p).gitMajor=1 -X $(p).gitTreeState=clean \
+	-X $(p).gitMinor=$(word 2,$(subst ., ,$(K8S_VERSION))))
+k8s-build: bin/k8s/.built bin/k8s/runh-k8s
+
+bin/k8s/.built: $(K8S_MOD)/go.mod $(K8S_MOD)/go.sum
+	@mkdir -p bin/k8s
+	cd $(K8S_MOD) && CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(K8S_LDFLAGS)' -o $(CURDIR)/bin/k8s/ $(K8S_CMDS)
+	cd $(K8S_MOD) && CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o $(CURDIR)/bin/k8s/etcd go.etcd.io/etcd/server/v3
+	cp bin/k8s/kubectl bin/kubectl
+	touch $@
+
+bin/k8s/runh-k8s: $(wildcard $(K8S_MOD)/cluster/*.go) $(K8S_MOD)/go.mod
+	cd $(K8S_MOD) && $(GO) build -o $(CURDIR)/$@ ./cluster
+
+k8s-up: build $(E2E_BINS) k8s-build
+	@test -x /usr/lib/cni/bridge || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq containernetworking-plugins >/dev/null
+	./bin/k8s/runh-k8s up
+
+k8s-down:
+	@if [ -x bin/k8s/runh-k8s ]; then ./bin/k8s/runh-k8s down; fi
+
+# up, the tests of integration/k8s, down (also when up or the tests fail).
+e2e-k8s: build $(E2E_BINS) k8s-build
+	@test -x /usr/lib/cni/bridge || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq containernetworking-plugins >/dev/null
+	./bin/k8s/runh-k8s up || { ./bin/k8s/runh-k8s down; exit 1; }
+	cd $(K8S_MOD) && $(GO) test -count=1 -timeout 30m -tags k8s -v . 2>&1 | grep -E '^(\s*---|ok|FAIL|PASS|panic|\s+\S+_test.go)'; \
+		rc=$${PIPESTATUS[0]}; cd $(CURDIR) && ./bin/k8s/runh-k8s down || rc=1; exit $$rc
 
 # Each fuzz target for FUZZTIME: decoders, the harden pipeline, create's
 # rewrite of a bundle, the update path. Crashers land in testdata/fuzz/ and

@@ -183,7 +183,7 @@ func TestInstallerDaemonSet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"LABEL=" + nodeLabel, "runh install containerd", "for f in runh-core runh-init runc runh; do", `--path "$RUNH_HOST_DIR/$h"`, "systemctl restart containerd", "kubectl label node"} {
+	for _, want := range []string{"LABEL=" + nodeLabel, `"$IMAGE/runh" install containerd --config`, "for f in runh-core runh-init runc runh; do", `--path "$RUNH_HOST_DIR/$h"`, "systemctl restart containerd", "kubectl label node"} {
 		if !bytes.Contains(script, []byte(want)) {
 			t.Errorf("install.sh does not contain %q", want)
 		}

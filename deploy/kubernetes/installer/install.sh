@@ -9,8 +9,8 @@
 #                       runh (default "edge userns"; "" for none)
 #   CONTAINERD_RESTART  auto (default), systemd, pidfile or none: how
 #                       containerd is made to read its config (below)
-#   CONTAINERD_PIDFILE  for pidfile: containerd's pid file on the host
-#                       (/run/containerd.pid)
+#   CONTAINERD_PIDFILE  for pidfile: containerd's pid file on the host,
+#                       under /run (mounted at /host/run) (/run/containerd.pid)
 # The host's directories are mounted under /host. Fails loudly: a node is
 # labelled only when every step worked.
 set -eu
@@ -22,7 +22,12 @@ RUNH_PROFILES=${RUNH_PROFILES-edge userns}
 CONTAINERD_RESTART=${CONTAINERD_RESTART:-auto}
 CONTAINERD_PIDFILE=${CONTAINERD_PIDFILE:-/run/containerd.pid}
 LABEL=runh.dev/installed
+# Where the image's files, the host's root and /proc are: fixed in the
+# DaemonSet, moved only by the script's unit test (install_test.go).
 HOST=${HOST_ROOT:-/host}
+IMAGE=${RUNH_IMAGE_DIR:-/runh}
+PROC=${PROC_ROOT:-/proc}
+PENDING=$HOST$RUNH_HOST_DIR/.containerd-restart-pending
 
 log() { echo "runh-installer: $*" >&2; }
 die() { log "$*"; exit 1; }
@@ -30,21 +35,25 @@ die() { log "$*"; exit 1; }
 # restart_containerd makes containerd re-read its config. Running
 # containers keep running: their shims are separate processes.
 #   systemd: systemctl in the host's namespaces (PID 1 is systemd).
-#   pidfile: SIGTERM to the pid in CONTAINERD_PIDFILE; the node's
-#            supervisor (OpenRC's supervise-daemon, runit, s6, or the test
-#            harness's) must start it again, and a new live pid must
-#            appear there within 60s.
+#   pidfile: SIGTERM to the pid in CONTAINERD_PIDFILE (read through the
+#            host's /run, mounted at /host/run; hostPID makes the pid
+#            ours to signal); the node's supervisor (OpenRC's
+#            supervise-daemon, runit, s6, or the test harness's) must start
+#            it again, and a new live pid must appear there within 60s.
 #   auto:    systemd if the host's PID 1 is systemd, else pidfile if the
 #            pid file exists, else fail.
+# A marker in RUNH_HOST_DIR says a restart is owed: a run that edited the
+# config but failed to restart leaves it, and the next run (the pod's
+# restart) restarts although the config is already right.
 restart_containerd() {
 	method=$CONTAINERD_RESTART
 	if [ "$method" = auto ]; then
-		if [ "$(cat /proc/1/comm 2>/dev/null)" = systemd ]; then
+		if [ "$(cat $PROC/1/comm 2>/dev/null)" = systemd ]; then
 			method=systemd
-		elif [ -f "/proc/1/root$CONTAINERD_PIDFILE" ]; then
+		elif [ -f "$HOST$CONTAINERD_PIDFILE" ]; then
 			method=pidfile
 		else
-			die "cannot restart containerd: the host's PID 1 is not systemd and /proc/1/root$CONTAINERD_PIDFILE does not exist; set CONTAINERD_RESTART (systemd, pidfile with CONTAINERD_PIDFILE, none) in the DaemonSet"
+			die "cannot restart containerd: the host's PID 1 is not systemd and $CONTAINERD_PIDFILE does not exist on the host; set CONTAINERD_RESTART (systemd, pidfile with CONTAINERD_PIDFILE, none) in the DaemonSet"
 		fi
 	fi
 	case "$method" in
@@ -53,15 +62,15 @@ restart_containerd() {
 			die "could not restart containerd with systemctl; restart it by hand, then delete this pod"
 		;;
 	pidfile)
-		old=$(cat "/proc/1/root$CONTAINERD_PIDFILE") || die "cannot read $CONTAINERD_PIDFILE"
+		old=$(cat "$HOST$CONTAINERD_PIDFILE") || die "cannot read $CONTAINERD_PIDFILE"
 		case "$old" in '' | *[!0-9]*) die "$CONTAINERD_PIDFILE holds \"$old\", not a pid" ;; esac
-		[ "$(cat "/proc/$old/comm" 2>/dev/null)" = containerd ] ||
+		[ "$(cat "$PROC/$old/comm" 2>/dev/null)" = containerd ] ||
 			die "pid $old from $CONTAINERD_PIDFILE is not containerd (hostPID is needed)"
 		kill -TERM "$old"
 		i=0
 		while :; do
-			new=$(cat "/proc/1/root$CONTAINERD_PIDFILE" 2>/dev/null || true)
-			if [ -n "$new" ] && [ "$new" != "$old" ] && [ "$(cat "/proc/$new/comm" 2>/dev/null)" = containerd ]; then
+			new=$(cat "$HOST$CONTAINERD_PIDFILE" 2>/dev/null || true)
+			if [ -n "$new" ] && [ "$new" != "$old" ] && [ "$(cat "$PROC/$new/comm" 2>/dev/null)" = containerd ]; then
 				break
 			fi
 			i=$((i + 1))
@@ -90,7 +99,7 @@ install() {
 	#    it never runs with an older runh-core.
 	mkdir -p "$HOST$RUNH_HOST_DIR"
 	for f in runh-core runh-init runc runh; do
-		cp "/runh/$f" "$HOST$RUNH_HOST_DIR/.$f.new"
+		cp "$IMAGE/$f" "$HOST$RUNH_HOST_DIR/.$f.new"
 		chmod 0755 "$HOST$RUNH_HOST_DIR/.$f.new"
 		mv -f "$HOST$RUNH_HOST_DIR/.$f.new" "$HOST$RUNH_HOST_DIR/$f"
 	done
@@ -103,15 +112,19 @@ install() {
 	log "installed runh $("$HOST$RUNH_HOST_DIR/runh" --version 2>/dev/null | head -n 1) in $RUNH_HOST_DIR"
 
 	# 2. Register the CRI handlers (idempotent; prints what it did).
+	owed=; [ -e "$PENDING" ] && owed=yes
+	: >"$PENDING"
 	before=$(cat "$HOST$CONTAINERD_CONFIG" 2>/dev/null || true)
 	for h in $(handlers); do
-		/runh/runh install containerd --config "$HOST$CONTAINERD_CONFIG" --name "$h" --path "$RUNH_HOST_DIR/$h" >&2
+		"$IMAGE/runh" install containerd --config "$HOST$CONTAINERD_CONFIG" --name "$h" --path "$RUNH_HOST_DIR/$h" >&2
 	done
 
-	# 3. Make containerd read it, if it changed.
-	if [ "$before" != "$(cat "$HOST$CONTAINERD_CONFIG")" ]; then
+	# 3. Make containerd read it, if it changed (or a restart is owed).
+	if [ "$before" != "$(cat "$HOST$CONTAINERD_CONFIG")" ] || [ -n "$owed" ]; then
 		restart_containerd
+		rm -f "$PENDING"
 	else
+		rm -f "$PENDING"
 		log "containerd's config already registers $(handlers | tr '\n' ' ')"
 	fi
 
@@ -127,13 +140,17 @@ install() {
 uninstall() {
 	kubectl label node "$NODE_NAME" "$LABEL-" >&2 || true
 	log "removed label $LABEL from node $NODE_NAME"
+	mkdir -p "$HOST$RUNH_HOST_DIR"
+	owed=; [ -e "$PENDING" ] && owed=yes
+	: >"$PENDING"
 	before=$(cat "$HOST$CONTAINERD_CONFIG" 2>/dev/null || true)
 	for h in $(handlers); do
-		/runh/runh install containerd --remove --config "$HOST$CONTAINERD_CONFIG" --name "$h" >&2
+		"$IMAGE/runh" install containerd --remove --config "$HOST$CONTAINERD_CONFIG" --name "$h" >&2
 	done
-	if [ "$before" != "$(cat "$HOST$CONTAINERD_CONFIG" 2>/dev/null || true)" ]; then
+	if [ "$before" != "$(cat "$HOST$CONTAINERD_CONFIG" 2>/dev/null || true)" ] || [ -n "$owed" ]; then
 		restart_containerd
 	fi
+	rm -f "$PENDING"
 	busy=$(kubectl get pods -A --field-selector "spec.nodeName=$NODE_NAME,status.phase=Running" \
 		-o jsonpath='{range .items[*]}{.spec.runtimeClassName}{" "}{.metadata.namespace}{"/"}{.metadata.name}{"\n"}{end}' |
 		grep -E '^runh(-[a-z0-9-]+)? ' || true)
@@ -142,6 +159,7 @@ uninstall() {
 		echo "$busy" >&2
 	else
 		for f in runh runh-core runh-init runc; do rm -f "$HOST$RUNH_HOST_DIR/$f"; done
+		rm -f "$PENDING"
 		for h in $(handlers); do [ "$h" = runh ] || rm -f "$HOST$RUNH_HOST_DIR/$h"; done
 		rmdir "$HOST$RUNH_HOST_DIR" 2>/dev/null || true
 		log "removed runh's binaries from $RUNH_HOST_DIR"
@@ -154,6 +172,9 @@ uninstall) uninstall ;;
 *) die "RUNH_ACTION=$RUNH_ACTION: want install or uninstall" ;;
 esac
 
-# Stay, so the DaemonSet does not restart the pod; a rollout re-runs it.
-log "done; sleeping (a rollout of a new image or env re-runs this)"
+# Ready (the DaemonSet's readinessProbe reads this), so that kubectl
+# rollout status returns only when the node is done. Then stay, so the
+# DaemonSet does not restart the pod; a rollout re-runs it.
+: >"${DONE_FILE:-/tmp/runh-installer-done}"
+log "$RUNH_ACTION done; sleeping (a rollout of a new image or env re-runs this)"
 exec sleep 2147483647
