@@ -120,7 +120,7 @@ k8s-down:
 e2e-k8s: build $(E2E_BINS) k8s-build
 	@test -x /usr/lib/cni/bridge || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq containernetworking-plugins >/dev/null
 	./bin/k8s/runh-k8s up || { ./bin/k8s/runh-k8s down; exit 1; }
-	cd $(K8S_MOD) && $(GO) test -count=1 -timeout 30m -tags k8s -v . 2>&1 | grep -E '^(\s*---|ok|FAIL|PASS|panic|\s+\S+_test.go)'; \
+	cd $(K8S_MOD) && $(GO) test -count=1 -timeout 30m -tags k8s -v ./... 2>&1 | grep -E '^(\s*---|ok|FAIL|PASS|panic|\s+\S+_test.go)'; \
 		rc=$${PIPESTATUS[0]}; cd $(CURDIR) && ./bin/k8s/runh-k8s down || rc=1; exit $$rc
 
 # Each fuzz target for FUZZTIME: decoders, the harden pipeline, create's

@@ -149,6 +149,7 @@ func TestCluster(t *testing.T) {
 
 	t.Run("Deployment", testDeployment)
 	t.Run("ExecAsRoot", testExecAsRoot)
+	t.Run("Attach", testAttach)
 	t.Run("Job", testJob)
 	t.Run("PodSecurityRestricted", testPSARestricted)
 	t.Run("Refused", testRefused)
@@ -267,6 +268,23 @@ func testExecAsRoot(t *testing.T) {
 	if out := execIn(t, "asroot", "grep -E '^(Uid|CapEff):' /proc/1/status"); !strings.Contains(out, "65534") || !strings.Contains(out, "0000000000000000") {
 		t.Errorf("pid 1: %s", out)
 	}
+}
+
+// testAttach: kubectl attach to a running container's stdin and stdout,
+// through runh's pipes.
+func testAttach(t *testing.T) {
+	apply(t, strings.Replace(pod("attach", "runh", "", "    stdin: true\n    stdinOnce: true\n"),
+		`command: ["sleep", "2147483647"]`, `command: ["sh", "-c", "read line; echo got $line as $(id -u); exec sleep 2147483647"]`, 1))
+	podReady(t, "attach")
+	out, errb, err := kubectlIn("hello\n", "-n", ns, "attach", "-i", "attach", "-c", "main")
+	if err != nil && !strings.Contains(out, "got") {
+		t.Fatalf("kubectl attach: %v\n%s%s", err, out, errb)
+	}
+	waitFor(t, "the attached input in the logs", 30*time.Second, func() (bool, string) {
+		logs, _, _ := kubectlIn("", "-n", ns, "logs", "attach")
+		return strings.Contains(logs, "got hello as 65534"), logs
+	})
+	kubectlIn("", "-n", ns, "delete", "pod", "attach", "--wait=false")
 }
 
 func testJob(t *testing.T) {
