@@ -11,6 +11,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -438,6 +440,40 @@ func testProfiles(t *testing.T) {
 	if len(m) != 3 || m[0] != "0" || len(m[1]) < 10 || m[1] < "1073741824" {
 		t.Errorf("runh-userns uid_map %v, want 0 -> the pool (>= 1073741824)", m)
 	}
+	// An nginx-like image that starts as root and drops to www (101)
+	// itself: it needs runh-userns (under runh, root is already 65534 and
+	// httpd's setgroups fails). The kubelet's HTTP readiness probe and a
+	// request from the node reach it.
+	apply(t, fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata: {name: httpd, namespace: %s}
+spec:
+  runtimeClassName: runh-userns
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: httpd
+    image: runh.local/httpd:latest
+    imagePullPolicy: IfNotPresent
+    readinessProbe:
+      httpGet: {path: /index.html, port: 8080}
+      periodSeconds: 2
+`, ns))
+	podReady(t, "httpd")
+	ip := kubectl(t, "-n", ns, "get", "pod", "httpd", "-o", "jsonpath={.status.podIP}")
+	c := http.Client{Timeout: 10 * time.Second}
+	resp, err := c.Get("http://" + ip + ":8080/index.html")
+	if err != nil {
+		t.Fatalf("GET from the node: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != "hello from www\n" {
+		t.Errorf("httpd served %q", body)
+	}
+	if out := execIn(t, "httpd", "ps -o user,comm | grep httpd"); !strings.Contains(out, "www") {
+		t.Errorf("httpd did not drop to www: %q", out)
+	}
+	kubectlIn("", "-n", ns, "delete", "pod", "httpd", "--wait=false")
 }
 
 // testUpgrade: a new installer image (a runh with another version)
