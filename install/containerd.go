@@ -133,7 +133,12 @@ func removeHandler(d *tomlDoc, old map[string]any, base, rt []string) ([]byte, e
 	if _, ok := lookup(old, rt...); !ok {
 		return d.src, nil
 	}
-	if def, _ := lookup(old, append(append([]string{}, base[:len(base)-1]...), "default_runtime_name")...); def == rt[len(rt)-1] {
+	// containerd's default handler is runc when the file names none.
+	def, ok := lookup(old, append(append([]string{}, base[:len(base)-1]...), "default_runtime_name")...)
+	if !ok {
+		def = "runc"
+	}
+	if def == rt[len(rt)-1] {
 		return nil, fmt.Errorf("%q is containerd's default_runtime_name: make another handler the default first", def)
 	}
 	bs, err := d.blocks()
@@ -144,9 +149,11 @@ func removeHandler(d *tomlDoc, old map[string]any, base, rt []string) ([]byte, e
 		if !hasPrefix(bs[i].key, rt) {
 			continue
 		}
-		end := len(d.src)
-		if i+1 < len(bs) {
-			end = bs[i+1].start
+		// The block ends at its last key's line: comments and blank lines
+		// after it belong to whatever follows (the next table's comment).
+		end := bs[i].body
+		if n := len(bs[i].kvs); n > 0 {
+			end = bs[i].kvs[n-1].lineEnd
 		}
 		d.splice(bs[i].start, end, "")
 	}

@@ -112,6 +112,13 @@ func Run(o Options, dryRun bool) (*Result, error) {
 		o.Now = time.Now
 	}
 	res := &Result{Config: o.Config, Restart: eng.restart(o)}
+	// A symlinked config would be replaced by a plain file (and a dangling
+	// one, such as an absolute link seen from inside a pod, read as no
+	// file at all): name the real file instead.
+	if fi, err := os.Lstat(o.Config); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+		target, _ := os.Readlink(o.Config)
+		return nil, fmt.Errorf("%w: %s is a symlink (to %s): give --config the file itself", ErrBadConfig, o.Config, target)
+	}
 	src, err := os.ReadFile(o.Config)
 	switch {
 	case err == nil:

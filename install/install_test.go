@@ -345,6 +345,8 @@ func TestRemoveHandler(t *testing.T) {
 		{"default handler", "version = 3\n[plugins.\"io.containerd.cri.v1.runtime\".containerd]\n  default_runtime_name = \"runh\"\n[plugins.\"io.containerd.cri.v1.runtime\".containerd.runtimes.runh]\n  runtime_type = \"io.containerd.runc.v2\"\n", Options{Name: "runh"}},
 		{"inline handler", "version = 3\n[plugins.\"io.containerd.cri.v1.runtime\".containerd.runtimes]\n  runh = {runtime_type = \"io.containerd.runc.v2\"}\n", Options{Name: "runh"}},
 		{"docker", "{}", Options{Engine: "docker", Name: "runh"}},
+		// No default_runtime_name: containerd's default is runc.
+		{"implicit default runc", "version = 3\n[plugins.\"io.containerd.cri.v1.runtime\".containerd.runtimes.runc]\n  runtime_type = \"io.containerd.runc.v2\"\n", Options{Name: "runc"}},
 		{"with set-default", "version = 3\n", Options{Name: "runh", SetDefault: true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -373,4 +375,47 @@ func nonBlank(b []byte) []string {
 		}
 	}
 	return out
+}
+
+// TestRemoveKeepsNeighbours: the comment above the next table, and other
+// handlers whose names share a prefix, stay; a symlinked config is refused.
+func TestRemoveKeepsNeighbours(t *testing.T) {
+	src := `version = 3
+# runh, added by runh install
+[plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runh]
+  runtime_type = "io.containerd.runc.v2"
+  [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runh.options]
+    BinaryName = "/opt/runh/bin/runh"
+
+# edge profile: DO NOT REMOVE
+[plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runh2]
+  runtime_type = "io.containerd.runc.v2"
+# the end
+`
+	dir := t.TempDir()
+	p := filepath.Join(dir, "config.toml")
+	os.WriteFile(p, []byte(src), 0o644)
+	if _, err := Run(Options{Engine: "containerd", Config: p, Name: "runh", Path: runhPath, Remove: true, Now: fixedNow}, false); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(p)
+	want := `version = 3
+# runh, added by runh install
+
+# edge profile: DO NOT REMOVE
+[plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runh2]
+  runtime_type = "io.containerd.runc.v2"
+# the end
+`
+	if string(got) != want {
+		t.Fatalf("got\n%s\nwant\n%s", got, want)
+	}
+	link := filepath.Join(dir, "link.toml")
+	os.Symlink("config.toml", link)
+	if _, err := Run(Options{Engine: "containerd", Config: link, Name: "runh2", Path: runhPath, Remove: true}, false); err == nil {
+		t.Fatal("a symlinked config was edited")
+	}
+	if fi, _ := os.Lstat(link); fi.Mode()&os.ModeSymlink == 0 {
+		t.Fatal("the symlink was replaced")
+	}
 }

@@ -35,14 +35,17 @@ func TestInstallScriptSystemd(t *testing.T) {
 	for _, f := range []string{"nsenter", "kubectl", "sleep"} {
 		os.WriteFile(filepath.Join(fake, f), []byte("#!/bin/sh\necho \""+f+" $*\" >> "+calls+"\n"), 0o755)
 	}
-	run := func(action string) string {
-		t.Helper()
+	script := func(action string, env ...string) (string, error) {
 		os.Remove(calls)
 		cmd := exec.Command("sh", filepath.Join(repo, "deploy/kubernetes/installer/install.sh"))
-		cmd.Env = []string{"PATH=" + fake + ":/usr/bin:/bin", "NODE_NAME=node-1", "RUNH_ACTION=" + action,
-			"HOST_ROOT=" + host, "DONE_FILE=" + filepath.Join(dir, "done"), "RUNH_IMAGE_DIR=" + filepath.Join(repo, "bin"), "PROC_ROOT=" + proc}
+		cmd.Env = append([]string{"PATH=" + fake + ":/usr/bin:/bin", "NODE_NAME=node-1", "RUNH_ACTION=" + action,
+			"HOST_ROOT=" + host, "DONE_FILE=" + filepath.Join(dir, "done"), "RUNH_IMAGE_DIR=" + filepath.Join(repo, "bin"), "PROC_ROOT=" + proc}, env...)
 		out, err := cmd.CombinedOutput()
-		if err != nil {
+		return string(out), err
+	}
+	run := func(action string) string {
+		t.Helper()
+		if out, err := script(action); err != nil {
 			t.Fatalf("install.sh %s: %v\n%s", action, err, out)
 		}
 		c, _ := os.ReadFile(calls)
@@ -81,6 +84,29 @@ func TestInstallScriptSystemd(t *testing.T) {
 	if c := run("install"); strings.Contains(c, "systemctl") {
 		t.Errorf("an unchanged config restarted containerd:\n%s", c)
 	}
+
+	// A profile name that would overwrite runh's own files, or that runh
+	// does not know, stops the install before anything is touched.
+	for _, bad := range []string{"edge core", "init", "nosuch"} {
+		if out, err := script("install", "RUNH_PROFILES="+bad); err == nil || !strings.Contains(out, "RUNH_PROFILES") {
+			t.Errorf("RUNH_PROFILES=%q: %v\n%s", bad, err, out)
+		}
+	}
+	if fi, err := os.Lstat(host + "/opt/runh/bin/runh-core"); err != nil || !fi.Mode().IsRegular() {
+		t.Errorf("runh-core is no longer a regular file: %v", err)
+	}
+
+	// Uninstall when the node's pods cannot be listed: the handlers go,
+	// the binaries stay (a runh pod may still need them).
+	os.WriteFile(filepath.Join(fake, "kubectl"), []byte("#!/bin/sh\necho \"kubectl $*\" >> "+calls+"\ncase \"$1\" in get) echo Unauthorized >&2; exit 1;; esac\n"), 0o755)
+	if out, err := script("uninstall"); err == nil || !strings.Contains(out, "binaries stay") {
+		t.Errorf("uninstall with kubectl failing: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(host + "/opt/runh/bin/runh"); err != nil {
+		t.Errorf("binaries removed although pods could not be listed: %v", err)
+	}
+	os.WriteFile(filepath.Join(fake, "kubectl"), []byte("#!/bin/sh\necho \"kubectl $*\" >> "+calls+"\n"), 0o755)
+	run("install")
 
 	// Uninstall: label, handlers, restart; no runh pod runs (kubectl's fake
 	// lists none), so the binaries go too.

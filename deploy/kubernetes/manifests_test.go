@@ -122,10 +122,11 @@ func TestInstallerDaemonSet(t *testing.T) {
 		t.Errorf("binding %+v does not bind %s to %s", binding, role.Name, sa.Name)
 	}
 	// Least privilege: get and patch on nodes (the label), list on pods
-	// (uninstall's check for runh pods), nothing else.
-	if len(role.Rules) != 2 || strings.Join(role.Rules[0].Resources, ",") != "nodes" || strings.Join(role.Rules[0].Verbs, ",") != "get,patch" ||
-		strings.Join(role.Rules[1].Resources, ",") != "pods" || strings.Join(role.Rules[1].Verbs, ",") != "list" {
-		t.Errorf("ClusterRole rules %+v, want only get/patch on nodes and list on pods", role.Rules)
+	// and runtimeclasses (uninstall's check for runh pods), nothing else.
+	if len(role.Rules) != 3 || strings.Join(role.Rules[0].Resources, ",") != "nodes" || strings.Join(role.Rules[0].Verbs, ",") != "get,patch" ||
+		strings.Join(role.Rules[1].Resources, ",") != "pods" || strings.Join(role.Rules[1].Verbs, ",") != "list" ||
+		strings.Join(role.Rules[2].Resources, ",") != "runtimeclasses" || strings.Join(role.Rules[2].Verbs, ",") != "list" {
+		t.Errorf("ClusterRole rules %+v, want only get/patch on nodes and list on pods and runtimeclasses", role.Rules)
 	}
 	if !spec.HostPID {
 		t.Error("hostPID is needed to restart containerd in the host's namespaces")

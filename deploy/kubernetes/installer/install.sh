@@ -40,20 +40,37 @@ die() { log "$*"; exit 1; }
 #            ours to signal); the node's supervisor (OpenRC's
 #            supervise-daemon, runit, s6, or the test harness's) must start
 #            it again, and a new live pid must appear there within 60s.
-#   auto:    systemd if the host's PID 1 is systemd, else pidfile if the
-#            pid file exists, else fail.
+#   auto:    systemd if the host's PID 1 is systemd; else pidfile if the
+#            pid file names a live containerd whose parent is not PID 1 (a
+#            supervisor that restarts it; an init script's daemonized
+#            containerd is PID 1's child and would stay stopped); else fail.
 # A marker in RUNH_HOST_DIR says a restart is owed: a run that edited the
 # config but failed to restart leaves it, and the next run (the pod's
 # restart) restarts although the config is already right.
+# containerd_pid prints the pid in CONTAINERD_PIDFILE if it is a live
+# containerd (by comm and by executable name), else fails.
+containerd_pid() {
+	pid=$(cat "$HOST$CONTAINERD_PIDFILE" 2>/dev/null) || return 1
+	case "$pid" in '' | *[!0-9]*) return 1 ;; esac
+	[ "$(cat "$PROC/$pid/comm" 2>/dev/null)" = containerd ] || return 1
+	exe=$(readlink "$PROC/$pid/exe" 2>/dev/null) || return 1
+	[ "${exe##*/}" = containerd ] || return 1
+	echo "$pid"
+}
+
+# starttime is field 22 of /proc/PID/stat: with the pid, it names one
+# process, not whatever later reuses the pid.
+starttime() { sed 's/.*) //' "$PROC/$1/stat" 2>/dev/null | cut -d' ' -f20; }
+
 restart_containerd() {
 	method=$CONTAINERD_RESTART
 	if [ "$method" = auto ]; then
-		if [ "$(cat $PROC/1/comm 2>/dev/null)" = systemd ]; then
+		if [ "$(cat "$PROC/1/comm" 2>/dev/null)" = systemd ]; then
 			method=systemd
-		elif [ -f "$HOST$CONTAINERD_PIDFILE" ]; then
+		elif pid=$(containerd_pid) && ppid=$(sed 's/.*) //' "$PROC/$pid/stat" | cut -d' ' -f2) && [ "$ppid" != 1 ]; then
 			method=pidfile
 		else
-			die "cannot restart containerd: the host's PID 1 is not systemd and $CONTAINERD_PIDFILE does not exist on the host; set CONTAINERD_RESTART (systemd, pidfile with CONTAINERD_PIDFILE, none) in the DaemonSet"
+			die "cannot restart containerd: the host's PID 1 is not systemd, and $CONTAINERD_PIDFILE does not name a containerd run by a supervisor; set CONTAINERD_RESTART (systemd, pidfile with CONTAINERD_PIDFILE, none) in the DaemonSet"
 		fi
 	fi
 	case "$method" in
@@ -62,15 +79,13 @@ restart_containerd() {
 			die "could not restart containerd with systemctl; restart it by hand, then delete this pod"
 		;;
 	pidfile)
-		old=$(cat "$HOST$CONTAINERD_PIDFILE") || die "cannot read $CONTAINERD_PIDFILE"
-		case "$old" in '' | *[!0-9]*) die "$CONTAINERD_PIDFILE holds \"$old\", not a pid" ;; esac
-		[ "$(cat "$PROC/$old/comm" 2>/dev/null)" = containerd ] ||
-			die "pid $old from $CONTAINERD_PIDFILE is not containerd (hostPID is needed)"
-		kill -TERM "$old"
+		old=$(containerd_pid) || die "$CONTAINERD_PIDFILE does not name a live containerd (hostPID is needed)"
+		start=$(starttime "$old")
+		[ -n "$start" ] && [ "$(starttime "$old")" = "$start" ] || die "containerd (pid $old) changed under us"
+		kill -TERM "$old" || die "could not signal containerd (pid $old)"
 		i=0
 		while :; do
-			new=$(cat "$HOST$CONTAINERD_PIDFILE" 2>/dev/null || true)
-			if [ -n "$new" ] && [ "$new" != "$old" ] && [ "$(cat "$PROC/$new/comm" 2>/dev/null)" = containerd ]; then
+			if new=$(containerd_pid) && { [ "$new" != "$old" ] || [ "$(starttime "$new")" != "$start" ]; }; then
 				break
 			fi
 			i=$((i + 1))
@@ -92,7 +107,20 @@ handlers() {
 	for p in $RUNH_PROFILES; do echo "runh-$p"; done
 }
 
+# check_profiles refuses a RUNH_PROFILES entry that is not a profile runh
+# knows, or whose link runh-NAME would replace one of runh's own files
+# (runh-core, runh-init) or name the report-only compat profile.
+check_profiles() {
+	for p in $RUNH_PROFILES; do
+		case "$p" in
+		core | init | compat | *[!a-z0-9-]* | -* | *-) die "RUNH_PROFILES: \"$p\" cannot be a handler (runh-$p)" ;;
+		esac
+		"$IMAGE/runh" profile show "$p" >/dev/null || die "RUNH_PROFILES: runh has no profile \"$p\" (runh profile list)"
+	done
+}
+
 install() {
+	check_profiles
 	# 1. Binaries, each replaced atomically (a running containerd may be
 	#    executing the old runh at this moment): the new file is written
 	#    beside the old one and renamed over it; the front (runh) last, so
@@ -101,6 +129,7 @@ install() {
 	for f in runh-core runh-init runc runh; do
 		cp "$IMAGE/$f" "$HOST$RUNH_HOST_DIR/.$f.new"
 		chmod 0755 "$HOST$RUNH_HOST_DIR/.$f.new"
+		sync "$HOST$RUNH_HOST_DIR/.$f.new" 2>/dev/null || sync
 		mv -f "$HOST$RUNH_HOST_DIR/.$f.new" "$HOST$RUNH_HOST_DIR/$f"
 	done
 	# runh run as runh-NAME uses profile NAME: a relative symlink, valid on
@@ -138,29 +167,38 @@ install() {
 # are kept while any runh container is still on the node (its shim runs
 # runh to stop and delete it).
 uninstall() {
-	kubectl label node "$NODE_NAME" "$LABEL-" >&2 || true
+	kubectl label node "$NODE_NAME" "$LABEL-" >&2 || die "could not remove label $LABEL from node $NODE_NAME"
 	log "removed label $LABEL from node $NODE_NAME"
 	mkdir -p "$HOST$RUNH_HOST_DIR"
 	owed=; [ -e "$PENDING" ] && owed=yes
 	: >"$PENDING"
 	before=$(cat "$HOST$CONTAINERD_CONFIG" 2>/dev/null || true)
-	for h in $(handlers); do
+	# Every runh handler in the file, not only today's RUNH_PROFILES.
+	for h in $( (handlers; grep -o "runtimes\.[\"']\?runh-[a-z0-9-]*" "$HOST$CONTAINERD_CONFIG" 2>/dev/null | sed "s/.*runh-/runh-/") | sort -u); do
 		"$IMAGE/runh" install containerd --remove --config "$HOST$CONTAINERD_CONFIG" --name "$h" >&2
 	done
 	if [ "$before" != "$(cat "$HOST$CONTAINERD_CONFIG" 2>/dev/null || true)" ] || [ -n "$owed" ]; then
 		restart_containerd
 	fi
 	rm -f "$PENDING"
-	busy=$(kubectl get pods -A --field-selector "spec.nodeName=$NODE_NAME,status.phase=Running" \
-		-o jsonpath='{range .items[*]}{.spec.runtimeClassName}{" "}{.metadata.namespace}{"/"}{.metadata.name}{"\n"}{end}' |
-		grep -E '^runh(-[a-z0-9-]+)? ' || true)
+	# Pods on this node whose RuntimeClass has a runh handler, in any
+	# phase: a finished pod's containers still need runh to be deleted.
+	classes=$(kubectl get runtimeclass -o jsonpath='{range .items[*]}{.metadata.name}{" "}{.handler}{"\n"}{end}') ||
+		die "cannot list RuntimeClasses; runh's binaries stay in $RUNH_HOST_DIR"
+	classes=$(echo "$classes" | awk '$2 ~ /^runh(-[a-z0-9-]+)?$/ { print $1 }')
+	pods=$(kubectl get pods -A --field-selector "spec.nodeName=$NODE_NAME" \
+		-o jsonpath='{range .items[*]}{.spec.runtimeClassName}{" "}{.metadata.namespace}{"/"}{.metadata.name}{"\n"}{end}') ||
+		die "cannot list this node's pods; runh's binaries stay in $RUNH_HOST_DIR"
+	busy=$(echo "$pods" | while read -r rc pod; do
+		for c in $classes; do [ "$rc" = "$c" ] && echo "$pod"; done
+	done)
 	if [ -n "$busy" ]; then
-		log "runh's handlers are removed, but these pods still run on runh; its binaries stay in $RUNH_HOST_DIR until they are gone (then re-run uninstall):"
+		log "runh's handlers are removed, but these pods still use runh; its binaries stay in $RUNH_HOST_DIR until they are deleted (then re-run uninstall):"
 		echo "$busy" >&2
 	else
 		for f in runh runh-core runh-init runc; do rm -f "$HOST$RUNH_HOST_DIR/$f"; done
+		for l in "$HOST$RUNH_HOST_DIR"/runh-*; do [ -L "$l" ] && rm -f "$l"; done
 		rm -f "$PENDING"
-		for h in $(handlers); do [ "$h" = runh ] || rm -f "$HOST$RUNH_HOST_DIR/$h"; done
 		rmdir "$HOST$RUNH_HOST_DIR" 2>/dev/null || true
 		log "removed runh's binaries from $RUNH_HOST_DIR"
 	fi
@@ -177,4 +215,8 @@ esac
 # DaemonSet does not restart the pod; a rollout re-runs it.
 : >"${DONE_FILE:-/tmp/runh-installer-done}"
 log "$RUNH_ACTION done; sleeping (a rollout of a new image or env re-runs this)"
-exec sleep 2147483647
+# As PID 1 the shell ignores SIGTERM unless it traps it: without this, each
+# rollout would wait out the grace period on every node.
+trap 'exit 0' TERM INT
+sleep 2147483647 &
+wait
