@@ -275,8 +275,10 @@ func testExecAsRoot(t *testing.T) {
 // testAttach: kubectl attach to a running container's stdin and stdout,
 // through runh's pipes.
 func testAttach(t *testing.T) {
-	apply(t, strings.Replace(pod("attach", "runh", "", "    stdin: true\n    stdinOnce: true\n"),
-		`command: ["sleep", "2147483647"]`, `command: ["sh", "-c", "read line; echo got $line as $(id -u); exec sleep 2147483647"]`, 1))
+	// It reads one line, answers and exits (attach returns when the
+	// container does).
+	apply(t, strings.Replace(pod("attach", "runh", "  restartPolicy: Never\n", "    stdin: true\n    stdinOnce: true\n"),
+		`command: ["sleep", "2147483647"]`, `command: ["sh", "-c", "read line; echo got $line as $(id -u)"]`, 1))
 	podReady(t, "attach")
 	out, errb, err := kubectlIn("hello\n", "-n", ns, "attach", "-i", "attach", "-c", "main")
 	if err != nil && !strings.Contains(out, "got") {
@@ -536,22 +538,31 @@ func testUpgrade(t *testing.T) {
 }
 
 // testUninstall: the documented uninstall removes runh's handlers from
-// containerd's config and the node's label; runc pods still start.
+// containerd's config and the node's label at once, keeps the binaries
+// while a pod still uses runh (its shim calls runh to stop and delete it),
+// and removes them on the next run once none does; runc pods still start.
 func testUninstall(t *testing.T) {
-	// runh pods first: the binaries go only when none is left.
-	for _, p := range []string{"asroot", "edge", "userns", "after-upgrade"} {
+	// Finished pods count too (their containers still need runh to be
+	// deleted): the Job and the attach pod go now; asroot stays running.
+	kubectlIn("", "-n", ns, "delete", "job", "compute", "--cascade=foreground", "--wait=true", "--timeout=60s")
+	for _, p := range []string{"edge", "userns", "after-upgrade", "attach"} {
 		kubectlIn("", "-n", ns, "delete", "pod", p, "--wait=true", "--timeout=60s")
 	}
 	kubectlIn("", "-n", ns, "delete", "deployment", "hardened", "--wait=true", "--timeout=60s")
 	kubectlIn("", "-n", "runh-psa", "delete", "pod", "restricted", "--wait=true", "--timeout=60s")
-	waitFor(t, "runh pods gone", 2*time.Minute, func() (bool, string) {
-		out, _, _ := kubectlIn("", "get", "pods", "-A", "--field-selector", "status.phase=Running", "-o", "jsonpath={range .items[*]}{.spec.runtimeClassName} {.metadata.name}{\"\\n\"}{end}")
+	runhPods := func() []string {
+		out, _, _ := kubectlIn("", "get", "pods", "-A", "-o", "jsonpath={range .items[*]}{.spec.runtimeClassName} {.metadata.name}{\"\\n\"}{end}")
+		var names []string
 		for _, l := range strings.Split(out, "\n") {
 			if strings.HasPrefix(l, "runh") {
-				return false, out
+				names = append(names, l)
 			}
 		}
-		return true, out
+		return names
+	}
+	waitFor(t, "only asroot left on runh", 2*time.Minute, func() (bool, string) {
+		p := runhPods()
+		return len(p) == 1 && p[0] == "runh asroot", strings.Join(p, ", ")
 	})
 	kubectl(t, "-n", "runh-system", "set", "env", "ds/runh-installer", "RUNH_ACTION=uninstall")
 	kubectl(t, "-n", "runh-system", "rollout", "status", "ds/runh-installer", "--timeout=180s")
@@ -563,8 +574,19 @@ func testUninstall(t *testing.T) {
 	if strings.Contains(string(cfg), "runtimes.runh") {
 		t.Errorf("containerd config still has runh's handlers:\n%s", cfg)
 	}
+	if _, err := os.Stat("/opt/runh/bin/runh"); err != nil {
+		t.Errorf("binaries removed while asroot still runs on runh: %v", err)
+	}
+	if logs := kubectl(t, "-n", "runh-system", "logs", "ds/runh-installer"); !strings.Contains(logs, ns+"/asroot") {
+		t.Errorf("the installer did not name the pod that keeps runh:\n%s", logs)
+	}
+	// The running pod still works, and is deleted through runh.
+	execIn(t, "asroot", "true")
+	kubectl(t, "-n", ns, "delete", "pod", "asroot", "--wait=true", "--timeout=60s")
+	kubectl(t, "-n", "runh-system", "rollout", "restart", "ds/runh-installer")
+	kubectl(t, "-n", "runh-system", "rollout", "status", "ds/runh-installer", "--timeout=180s")
 	if _, err := os.Stat("/opt/runh/bin/runh"); !os.IsNotExist(err) {
-		t.Errorf("/opt/runh/bin/runh still there: %v", err)
+		t.Errorf("/opt/runh/bin/runh still there once no pod uses runh: %v", err)
 	}
 	// The node's other runtime still works.
 	apply(t, pod("plain-after", "", "", ""))

@@ -190,14 +190,14 @@ uninstall() {
 		-o jsonpath='{range .items[*]}{.spec.runtimeClassName}{" "}{.metadata.namespace}{"/"}{.metadata.name}{"\n"}{end}') ||
 		die "cannot list this node's pods; runh's binaries stay in $RUNH_HOST_DIR"
 	busy=$(echo "$pods" | while read -r rc pod; do
-		for c in $classes; do [ "$rc" = "$c" ] && echo "$pod"; done
+		for c in $classes; do if [ "$rc" = "$c" ]; then echo "$pod"; fi; done
 	done)
 	if [ -n "$busy" ]; then
 		log "runh's handlers are removed, but these pods still use runh; its binaries stay in $RUNH_HOST_DIR until they are deleted (then re-run uninstall):"
 		echo "$busy" >&2
 	else
 		for f in runh runh-core runh-init runc; do rm -f "$HOST$RUNH_HOST_DIR/$f"; done
-		for l in "$HOST$RUNH_HOST_DIR"/runh-*; do [ -L "$l" ] && rm -f "$l"; done
+		for l in "$HOST$RUNH_HOST_DIR"/runh-*; do if [ -L "$l" ]; then rm -f "$l"; fi; done
 		rm -f "$PENDING"
 		rmdir "$HOST$RUNH_HOST_DIR" 2>/dev/null || true
 		log "removed runh's binaries from $RUNH_HOST_DIR"
