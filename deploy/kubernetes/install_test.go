@@ -96,17 +96,19 @@ func TestInstallScriptSystemd(t *testing.T) {
 		t.Errorf("runh-core is no longer a regular file: %v", err)
 	}
 
-	// Uninstall when the node's pods cannot be listed: the handlers go,
-	// the binaries stay (a runh pod may still need them).
+	// Uninstall when the node's pods cannot be listed: runh stays (a runh
+	// pod may still need it).
 	os.WriteFile(filepath.Join(fake, "kubectl"), []byte("#!/bin/sh\necho \"kubectl $*\" >> "+calls+"\ncase \"$1\" in get) echo Unauthorized >&2; exit 1;; esac\n"), 0o755)
-	if out, err := script("uninstall"); err == nil || !strings.Contains(out, "binaries stay") {
+	if out, err := script("uninstall"); err == nil || !strings.Contains(out, "runh stays installed") {
 		t.Errorf("uninstall with kubectl failing: %v\n%s", err, out)
 	}
 	if _, err := os.Stat(host + "/opt/runh/bin/runh"); err != nil {
 		t.Errorf("binaries removed although pods could not be listed: %v", err)
 	}
+	if cfg, _ := os.ReadFile(host + "/etc/containerd/config.toml"); !strings.Contains(string(cfg), "runtimes.runh]") {
+		t.Errorf("handlers removed although pods could not be listed:\n%s", cfg)
+	}
 	os.WriteFile(filepath.Join(fake, "kubectl"), []byte("#!/bin/sh\necho \"kubectl $*\" >> "+calls+"\n"), 0o755)
-	run("install")
 
 	// Uninstall: label, handlers, restart; no runh pod runs (kubectl's fake
 	// lists none), so the binaries go too.

@@ -537,10 +537,11 @@ func testUpgrade(t *testing.T) {
 	kubectl(t, "-n", "runh-system", "rollout", "status", "ds/runh-installer", "--timeout=180s")
 }
 
-// testUninstall: the documented uninstall removes runh's handlers from
-// containerd's config and the node's label at once, keeps the binaries
-// while a pod still uses runh (its shim calls runh to stop and delete it),
-// and removes them on the next run once none does; runc pods still start.
+// testUninstall: the documented uninstall removes the node's label at
+// once, keeps runh's handlers and binaries while a pod still uses runh
+// (containerd refuses exec into a pod whose handler it no longer knows;
+// seen here), and removes them on the next run once none does; runc pods
+// still start.
 func testUninstall(t *testing.T) {
 	// Finished pods count too (their containers still need runh to be
 	// deleted): the Job and the attach pod go now; asroot stays running.
@@ -566,25 +567,29 @@ func testUninstall(t *testing.T) {
 	})
 	kubectl(t, "-n", "runh-system", "set", "env", "ds/runh-installer", "RUNH_ACTION=uninstall")
 	kubectl(t, "-n", "runh-system", "rollout", "status", "ds/runh-installer", "--timeout=180s")
-	waitFor(t, "runh's handlers gone from the node", 2*time.Minute, func() (bool, string) {
-		out := kubectl(t, "get", "node", nodeName, "-o", "jsonpath={.metadata.labels.runh\\.dev/installed} {.status.runtimeHandlers[*].name}")
-		return !strings.Contains(out, "runh"), out
-	})
-	cfg, _ := os.ReadFile("/etc/containerd/config.toml")
-	if strings.Contains(string(cfg), "runtimes.runh") {
-		t.Errorf("containerd config still has runh's handlers:\n%s", cfg)
-	}
-	if _, err := os.Stat("/opt/runh/bin/runh"); err != nil {
-		t.Errorf("binaries removed while asroot still runs on runh: %v", err)
+	// First run: the label goes; asroot still uses runh, so the handlers
+	// and binaries stay, and the installer names it.
+	if out := kubectl(t, "get", "node", nodeName, "-o", "jsonpath={.metadata.labels.runh\\.dev/installed}"); out != "" {
+		t.Errorf("label still %q", out)
 	}
 	if logs := kubectl(t, "-n", "runh-system", "logs", "ds/runh-installer"); !strings.Contains(logs, ns+"/asroot") {
 		t.Errorf("the installer did not name the pod that keeps runh:\n%s", logs)
 	}
-	// The running pod still works, and is deleted through runh.
+	if cfg, _ := os.ReadFile("/etc/containerd/config.toml"); !strings.Contains(string(cfg), "runtimes.runh]") {
+		t.Errorf("handlers removed while asroot still runs on runh:\n%s", cfg)
+	}
 	execIn(t, "asroot", "true")
 	kubectl(t, "-n", ns, "delete", "pod", "asroot", "--wait=true", "--timeout=60s")
+	// Second run, with no runh pod left: handlers and binaries go.
 	kubectl(t, "-n", "runh-system", "rollout", "restart", "ds/runh-installer")
 	kubectl(t, "-n", "runh-system", "rollout", "status", "ds/runh-installer", "--timeout=180s")
+	waitFor(t, "runh's handlers gone from the node", 2*time.Minute, func() (bool, string) {
+		out := kubectl(t, "get", "node", nodeName, "-o", "jsonpath={.status.runtimeHandlers[*].name}")
+		return !strings.Contains(out, "runh"), out
+	})
+	if cfg, _ := os.ReadFile("/etc/containerd/config.toml"); strings.Contains(string(cfg), "runtimes.runh") {
+		t.Errorf("containerd config still has runh's handlers:\n%s", cfg)
+	}
 	if _, err := os.Stat("/opt/runh/bin/runh"); !os.IsNotExist(err) {
 		t.Errorf("/opt/runh/bin/runh still there once no pod uses runh: %v", err)
 	}

@@ -162,13 +162,30 @@ install() {
 	log "labelled node $NODE_NAME $LABEL=true"
 }
 
-# uninstall undoes install, in the order that keeps the node working: no
-# new runh pods (label), no handlers (containerd), then the binaries, which
-# are kept while any runh container is still on the node (its shim runs
-# runh to stop and delete it).
+# uninstall undoes install, in the order that keeps the node working: first
+# no new runh pods (the label); then, once no pod on the node uses a runh
+# handler, the handlers (containerd) and the binaries. While one does, both
+# stay: containerd refuses exec, and the shim needs runh, for the pods of a
+# handler it no longer knows. Re-run (rollout restart) when they are gone.
 uninstall() {
 	kubectl label node "$NODE_NAME" "$LABEL-" >&2 || die "could not remove label $LABEL from node $NODE_NAME"
-	log "removed label $LABEL from node $NODE_NAME"
+	log "removed label $LABEL from node $NODE_NAME: no new runh pods are scheduled here"
+	# Pods on this node whose RuntimeClass has a runh handler, in any
+	# phase: a finished pod's containers still need runh to be deleted.
+	classes=$(kubectl get runtimeclass -o jsonpath='{range .items[*]}{.metadata.name}{" "}{.handler}{"\n"}{end}') ||
+		die "cannot list RuntimeClasses; runh stays installed"
+	classes=$(echo "$classes" | awk '$2 ~ /^runh(-[a-z0-9-]+)?$/ { print $1 }')
+	pods=$(kubectl get pods -A --field-selector "spec.nodeName=$NODE_NAME" \
+		-o jsonpath='{range .items[*]}{.spec.runtimeClassName}{" "}{.metadata.namespace}{"/"}{.metadata.name}{"\n"}{end}') ||
+		die "cannot list this node's pods; runh stays installed"
+	busy=$(echo "$pods" | while read -r rc pod; do
+		for c in $classes; do if [ "$rc" = "$c" ]; then echo "$pod"; fi; done
+	done)
+	if [ -n "$busy" ]; then
+		log "these pods still use runh; its handlers and binaries stay until they are deleted, then run: kubectl -n runh-system rollout restart ds/runh-installer"
+		echo "$busy" >&2
+		return
+	fi
 	mkdir -p "$HOST$RUNH_HOST_DIR"
 	owed=; [ -e "$PENDING" ] && owed=yes
 	: >"$PENDING"
@@ -180,28 +197,11 @@ uninstall() {
 	if [ "$before" != "$(cat "$HOST$CONTAINERD_CONFIG" 2>/dev/null || true)" ] || [ -n "$owed" ]; then
 		restart_containerd
 	fi
+	for f in runh runh-core runh-init runc; do rm -f "$HOST$RUNH_HOST_DIR/$f"; done
+	for l in "$HOST$RUNH_HOST_DIR"/runh-*; do if [ -L "$l" ]; then rm -f "$l"; fi; done
 	rm -f "$PENDING"
-	# Pods on this node whose RuntimeClass has a runh handler, in any
-	# phase: a finished pod's containers still need runh to be deleted.
-	classes=$(kubectl get runtimeclass -o jsonpath='{range .items[*]}{.metadata.name}{" "}{.handler}{"\n"}{end}') ||
-		die "cannot list RuntimeClasses; runh's binaries stay in $RUNH_HOST_DIR"
-	classes=$(echo "$classes" | awk '$2 ~ /^runh(-[a-z0-9-]+)?$/ { print $1 }')
-	pods=$(kubectl get pods -A --field-selector "spec.nodeName=$NODE_NAME" \
-		-o jsonpath='{range .items[*]}{.spec.runtimeClassName}{" "}{.metadata.namespace}{"/"}{.metadata.name}{"\n"}{end}') ||
-		die "cannot list this node's pods; runh's binaries stay in $RUNH_HOST_DIR"
-	busy=$(echo "$pods" | while read -r rc pod; do
-		for c in $classes; do if [ "$rc" = "$c" ]; then echo "$pod"; fi; done
-	done)
-	if [ -n "$busy" ]; then
-		log "runh's handlers are removed, but these pods still use runh; its binaries stay in $RUNH_HOST_DIR until they are deleted (then re-run uninstall):"
-		echo "$busy" >&2
-	else
-		for f in runh runh-core runh-init runc; do rm -f "$HOST$RUNH_HOST_DIR/$f"; done
-		for l in "$HOST$RUNH_HOST_DIR"/runh-*; do if [ -L "$l" ]; then rm -f "$l"; fi; done
-		rm -f "$PENDING"
-		rmdir "$HOST$RUNH_HOST_DIR" 2>/dev/null || true
-		log "removed runh's binaries from $RUNH_HOST_DIR"
-	fi
+	rmdir "$HOST$RUNH_HOST_DIR" 2>/dev/null || true
+	log "removed runh's handlers and binaries"
 }
 
 case "$RUNH_ACTION" in
