@@ -166,9 +166,6 @@ func removeHandler(d *tomlDoc, old map[string]any, base, rt []string) ([]byte, e
 	want := old
 	for i := len(rt); i > 0; i-- {
 		parent, _ := lookup(want, rt[:i-1]...)
-		if i == 1 {
-			parent = want
-		}
 		m, ok := parent.(map[string]any)
 		if !ok {
 			break

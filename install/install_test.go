@@ -298,9 +298,9 @@ func TestInstallDryRunWritesNothing(t *testing.T) {
 	}
 }
 
-// TestRemoveHandler: install then remove gives back the original file byte
-// for byte (for each real config), and removal refuses what it cannot undo
-// cleanly.
+// TestRemoveHandler: install then remove gives back the original config
+// (the same decoded values, every non-blank line kept in order) for each
+// real config, and removal refuses what it cannot undo cleanly.
 func TestRemoveHandler(t *testing.T) {
 	for _, td := range []string{"containerd-1.6-default.toml", "containerd-2.4-default.toml", "debian-containerd-config.toml", "recipes-containerd2-config.toml"} {
 		t.Run(td, func(t *testing.T) {

@@ -44,9 +44,6 @@ die() { log "$*"; exit 1; }
 #            pid file names a live containerd whose parent is not PID 1 (a
 #            supervisor that restarts it; an init script's daemonized
 #            containerd is PID 1's child and would stay stopped); else fail.
-# A marker in RUNH_HOST_DIR says a restart is owed: a run that edited the
-# config but failed to restart leaves it, and the next run (the pod's
-# restart) restarts although the config is already right.
 # containerd_pid prints the pid in CONTAINERD_PIDFILE if it is a live
 # containerd (by comm and by executable name), else fails.
 containerd_pid() {
@@ -101,6 +98,38 @@ restart_containerd() {
 	esac
 }
 
+# edit_config runs "$@" (the runh install calls) on containerd's config and
+# restarts containerd if the file changed. A marker in RUNH_HOST_DIR says a
+# restart is owed: a run that edited the config but failed to restart
+# leaves it, and the next run (the pod's restart) restarts although the
+# config is already right.
+edit_config() {
+	owed=; [ -e "$PENDING" ] && owed=yes
+	: >"$PENDING"
+	before=$(cat "$HOST$CONTAINERD_CONFIG" 2>/dev/null || true)
+	"$@"
+	if [ "$before" != "$(cat "$HOST$CONTAINERD_CONFIG" 2>/dev/null || true)" ] || [ -n "$owed" ]; then
+		restart_containerd
+	else
+		log "containerd's config is unchanged: no restart"
+	fi
+	rm -f "$PENDING"
+}
+
+register_handlers() {
+	for h in $(handlers); do
+		"$IMAGE/runh" install containerd --config "$HOST$CONTAINERD_CONFIG" --name "$h" --path "$RUNH_HOST_DIR/$h" >&2
+	done
+}
+
+# remove_handlers removes every runh handler in the file, not only those of
+# today's RUNH_PROFILES.
+remove_handlers() {
+	for h in $( (handlers; grep -o "runtimes\.[\"']\?runh-[a-z0-9-]*" "$HOST$CONTAINERD_CONFIG" 2>/dev/null | sed "s/.*runh-/runh-/") | sort -u); do
+		"$IMAGE/runh" install containerd --remove --config "$HOST$CONTAINERD_CONFIG" --name "$h" >&2
+	done
+}
+
 # Every handler this installer manages: runh and runh-PROFILE.
 handlers() {
 	echo runh
@@ -140,22 +169,10 @@ install() {
 	done
 	log "installed runh $("$HOST$RUNH_HOST_DIR/runh" --version 2>/dev/null | head -n 1) in $RUNH_HOST_DIR"
 
-	# 2. Register the CRI handlers (idempotent; prints what it did).
-	owed=; [ -e "$PENDING" ] && owed=yes
-	: >"$PENDING"
-	before=$(cat "$HOST$CONTAINERD_CONFIG" 2>/dev/null || true)
-	for h in $(handlers); do
-		"$IMAGE/runh" install containerd --config "$HOST$CONTAINERD_CONFIG" --name "$h" --path "$RUNH_HOST_DIR/$h" >&2
-	done
-
-	# 3. Make containerd read it, if it changed (or a restart is owed).
-	if [ "$before" != "$(cat "$HOST$CONTAINERD_CONFIG")" ] || [ -n "$owed" ]; then
-		restart_containerd
-		rm -f "$PENDING"
-	else
-		rm -f "$PENDING"
-		log "containerd's config already registers $(handlers | tr '\n' ' ')"
-	fi
+	# 2. Register the CRI handlers (idempotent; prints what it did), and
+	# 3. make containerd read them, if the file changed (or a restart is
+	#    owed).
+	edit_config register_handlers
 
 	# 4. Label the node for the RuntimeClasses' nodeSelector.
 	kubectl label node "$NODE_NAME" "$LABEL=true" --overwrite >&2
@@ -187,19 +204,9 @@ uninstall() {
 		return
 	fi
 	mkdir -p "$HOST$RUNH_HOST_DIR"
-	owed=; [ -e "$PENDING" ] && owed=yes
-	: >"$PENDING"
-	before=$(cat "$HOST$CONTAINERD_CONFIG" 2>/dev/null || true)
-	# Every runh handler in the file, not only today's RUNH_PROFILES.
-	for h in $( (handlers; grep -o "runtimes\.[\"']\?runh-[a-z0-9-]*" "$HOST$CONTAINERD_CONFIG" 2>/dev/null | sed "s/.*runh-/runh-/") | sort -u); do
-		"$IMAGE/runh" install containerd --remove --config "$HOST$CONTAINERD_CONFIG" --name "$h" >&2
-	done
-	if [ "$before" != "$(cat "$HOST$CONTAINERD_CONFIG" 2>/dev/null || true)" ] || [ -n "$owed" ]; then
-		restart_containerd
-	fi
+	edit_config remove_handlers
 	for f in runh runh-core runh-init runc; do rm -f "$HOST$RUNH_HOST_DIR/$f"; done
 	for l in "$HOST$RUNH_HOST_DIR"/runh-*; do if [ -L "$l" ]; then rm -f "$l"; fi; done
-	rm -f "$PENDING"
 	rmdir "$HOST$RUNH_HOST_DIR" 2>/dev/null || true
 	log "removed runh's handlers and binaries"
 }

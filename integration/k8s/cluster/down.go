@@ -105,14 +105,20 @@ func down() error {
 	return nil
 }
 
-func killLeftovers(pre preState) {
+// otherPids lists every process but this one.
+func otherPids() []int {
 	ents, _ := os.ReadDir("/proc")
-	self := os.Getpid()
+	var pids []int
 	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == self {
-			continue
+		if pid, err := strconv.Atoi(e.Name()); err == nil && pid != os.Getpid() {
+			pids = append(pids, pid)
 		}
+	}
+	return pids
+}
+
+func killLeftovers(pre preState) {
+	for _, pid := range otherPids() {
 		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
 		cg, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
 		if strings.Contains(string(cmdline), stateDir) || (len(pre.Cgroups) == 0 && strings.Contains(string(cg), ":/kubepods")) {
@@ -259,12 +265,9 @@ func leftovers(pre preState, havePre bool) []string {
 			left = append(left, "interface "+l)
 		}
 	}
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		if pid, err := strconv.Atoi(e.Name()); err == nil && pid != os.Getpid() {
-			if b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); strings.Contains(string(b), stateDir) {
-				left = append(left, fmt.Sprintf("process %d %s", pid, strings.ReplaceAll(string(b), "\x00", " ")))
-			}
+	for _, pid := range otherPids() {
+		if b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); strings.Contains(string(b), stateDir) {
+			left = append(left, fmt.Sprintf("process %d %s", pid, strings.ReplaceAll(string(b), "\x00", " ")))
 		}
 	}
 	if !havePre {

@@ -78,9 +78,12 @@ func busyboxFiles(passwd, group string) ([]file, error) {
 	}
 	fs := []file{}
 	for _, d := range []string{"bin", "etc", "tmp", "dev", "proc", "sys", "root", "var", "run"} {
-		fs = append(fs, file{name: d + "/", dir: true, mode: 0o755})
+		mode := int64(0o755)
+		if d == "tmp" {
+			mode = 0o1777
+		}
+		fs = append(fs, file{name: d + "/", dir: true, mode: mode})
 	}
-	fs[2].mode = 0o1777
 	fs = append(fs, file{name: "bin/busybox", mode: 0o755, data: bin})
 	for _, a := range strings.Fields(string(list)) {
 		if a != "busybox" {

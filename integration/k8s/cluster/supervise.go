@@ -8,6 +8,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -208,7 +209,7 @@ func deleteAllPods() {
 		log.Printf("list pods: %v", err)
 		return
 	}
-	for _, id := range splitFields(string(out)) {
+	for _, id := range strings.Fields(string(out)) {
 		if _, err := crictl("stopp", id); err != nil {
 			log.Printf("stop pod %s: %v", id, err)
 		}

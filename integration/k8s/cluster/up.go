@@ -82,8 +82,6 @@ func writeFileAtomic(p string, data []byte) error {
 	return os.Rename(tmp, p)
 }
 
-func splitFields(s string) []string { return strings.Fields(s) }
-
 func run(name string, args ...string) error {
 	out, err := exec.Command(name, args...).CombinedOutput()
 	if err != nil {
